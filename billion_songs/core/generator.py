@@ -1,0 +1,136 @@
+"""ModelLyricsGenerator: song ids in, songs out, on the int8 engine.
+
+Batches group ids whose prompts have the same token length (no padding, so a row's result
+does not depend on its neighbours) and retry rejected songs with the next attempt number,
+which keys a fresh random stream: still a pure function of the id.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+
+from billion_songs.core.decode import RowResult, decode_batch, iter_decode
+from billion_songs.core.engine.modelfile import LoadedModel
+from billion_songs.core.guards import check_song
+from billion_songs.core.interface import Finished, Restart, StreamEvent, TextDelta
+from billion_songs.core.postprocess import clean_song
+from billion_songs.core.engine.attention import KVCache
+from billion_songs.core.prompts import encode, prompt_parts
+from billion_songs.core.song import Song, parse_song_id
+
+DEFAULT_MAX_BATCH = 32
+
+
+class ModelLyricsGenerator:
+    def __init__(self, loaded: LoadedModel, *, max_batch_size: int = DEFAULT_MAX_BATCH):
+        self.loaded = loaded
+        self.max_batch_size = max_batch_size
+        self.settings = loaded.manifest.generation
+        self._style = loaded.manifest.prompt_style
+        self._ends = loaded.manifest.end_token_ids
+        self._prefix_ids = encode(prompt_parts(0, self._style)[0], loaded.tokenizer)
+        self._prefix = self._prefix_cache()
+
+    def _prefix_cache(self) -> KVCache | None:
+        """Keys and values of the prompt prefix shared by every song, computed once."""
+        if not self._prefix_ids:
+            return None
+        model = self.loaded.model
+        cache = model.new_cache(1, len(self._prefix_ids))
+        with torch.inference_mode():
+            model.forward(torch.tensor([self._prefix_ids]), cache)
+        return cache
+
+    @property
+    def model_version(self) -> str:
+        return self.loaded.model_version
+
+    def prompt(self, song_id: int) -> list[int]:
+        """This song's part of the prompt (after the shared prefix)."""
+        return encode(prompt_parts(song_id, self._style)[1], self.loaded.tokenizer)
+
+    def _text(self, token_ids: list[int]) -> str:
+        return self.loaded.tokenizer.decode(token_ids, skip_special_tokens=False)
+
+    def _judge(self, song_id: int, row: RowResult) -> tuple[str, str, str | None]:
+        title, lyrics = clean_song(self._text(row.token_ids), complete=row.complete)
+        return title, lyrics, check_song(title, lyrics)
+
+    def generate(self, ids: Sequence[int], *, between_steps: Callable[[], None] | None = None) -> list[Song]:
+        ids = [parse_song_id(i) for i in ids]
+        unique = list(dict.fromkeys(ids))
+        prompts = {song_id: self.prompt(song_id) for song_id in unique}
+        rejected: dict[int, list[str]] = defaultdict(list)
+        last: dict[int, tuple[str, str]] = {}
+        done: dict[int, Song] = {}
+        pending = unique
+        for attempt in range(self.settings.max_attempts):
+            by_length: dict[int, list[int]] = defaultdict(list)
+            for song_id in pending:
+                by_length[len(prompts[song_id])].append(song_id)
+            for group in by_length.values():
+                for start in range(0, len(group), self.max_batch_size):
+                    batch = group[start:start + self.max_batch_size]
+                    rows = decode_batch(self.loaded.model, [prompts[i] for i in batch], batch, attempt,
+                                        self.settings, self._ends, between_steps, self._prefix)
+                    for song_id, row in zip(batch, rows):
+                        title, lyrics, reason = self._judge(song_id, row)
+                        if reason is None:
+                            done[song_id] = self._song(song_id, title, lyrics, attempt, rejected[song_id])
+                        else:
+                            rejected[song_id].append(reason)
+                            last[song_id] = (title, lyrics)
+            pending = [i for i in pending if i not in done]
+            if not pending:
+                break
+        for song_id in pending:
+            title, lyrics = last[song_id]
+            done[song_id] = self._song(song_id, title, lyrics, self.settings.max_attempts - 1,
+                                       rejected[song_id], ok=False)
+        return [done[i] for i in ids]
+
+    def _song(self, song_id, title, lyrics, attempt, rejected, ok=True) -> Song:
+        return Song(id=song_id, title=title, lyrics=lyrics, model_version=self.model_version,
+                    ok=ok, attempts=attempt + 1, rejected=tuple(rejected))
+
+    def stream(self, song_id: int) -> Iterator[StreamEvent]:
+        song_id = parse_song_id(song_id)
+        prompt = self.prompt(song_id)
+        rejected: list[str] = []
+        title = lyrics = ""
+        for attempt in range(self.settings.max_attempts):
+            tokens: list[int] = []
+            complete = False
+            shown = ""
+            steps = iter_decode(self.loaded.model, [prompt], [song_id], attempt, self.settings, self._ends,
+                                prefix=self._prefix)
+            for step in steps:
+                if step.finished[0]:
+                    complete = True
+                    break
+                tokens.append(step.tokens[0])
+                text = self._text(tokens)
+                # Hold back a partial multi-byte character until its last token arrives.
+                if not text.endswith("\ufffd") and len(text) > len(shown) and text.startswith(shown):
+                    yield TextDelta(text[len(shown):])
+                    shown = text
+            title, lyrics = clean_song(self._text(tokens), complete=complete)
+            reason = check_song(title, lyrics)
+            if reason is None:
+                yield Finished(self._song(song_id, title, lyrics, attempt, rejected))
+                return
+            rejected.append(reason)
+            if attempt + 1 < self.settings.max_attempts:
+                yield Restart(reason)
+        yield Finished(self._song(song_id, title, lyrics, self.settings.max_attempts - 1, rejected, ok=False))
+
+
+def set_threads(threads: int | None) -> None:
+    """Intra-op threads for this process; results do not depend on it."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        torch.set_num_threads(threads)

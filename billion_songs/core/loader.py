@@ -1,0 +1,105 @@
+"""One loader for every way to name a model.
+
+- None or "embedded": the embedded SmolLM2 (prepared on first use).
+- A directory with billion_songs_model.json: an engine model (export's output).
+- A directory with config.json: a Hugging Face checkpoint (GPT-2 family, Llama family),
+  converted once into the cache, keyed by the hash of its files.
+- Anything else, e.g. "gpt2" or "distilgpt2": a Hugging Face hub id, used when the hub
+  can be reached (never on this project's machines), converted and cached the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from billion_songs.core.embedded import ensure_embedded_model
+from billion_songs.core.engine.modelfile import (
+    GenerationSettings,
+    LoadedModel,
+    ModelLoadError,
+    is_model_dir,
+    read_model_dir,
+    sha256_file,
+)
+from billion_songs.core.generator import DEFAULT_MAX_BATCH, ModelLyricsGenerator, set_threads
+from billion_songs.core.paths import cache_dir
+
+EMBEDDED = "embedded"
+_HF_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
+             "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def _say(message: str) -> None:
+    print(f"[billion-songs] {message}", file=sys.stderr, flush=True)
+
+
+def _hf_checkpoint_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    for name in _HF_FILES:
+        if (path / name).is_file():
+            digest.update(name.encode() + sha256_file(path / name).encode())
+    return digest.hexdigest()[:16]
+
+
+def _convert_hf(source: str, out_dir: Path, *, name: str) -> None:
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from billion_songs.core.engine.convert import convert_hf_model
+
+    transformers.logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"{source}: cannot load it as a Hugging Face causal LM ({exc})") from None
+    convert_hf_model(model, tokenizer, out_dir, name=name, source={"kind": "huggingface", "path": source})
+
+
+def resolve_model_dir(spec: str | None = None) -> Path:
+    """The engine model directory for `spec`, converting (once) when needed."""
+    if spec is None or spec == EMBEDDED:
+        return ensure_embedded_model()
+    path = Path(spec).expanduser()
+    if path.exists():
+        path = path.resolve()
+        if is_model_dir(path):
+            return path
+        if (path / "adapter_config.json").is_file():
+            raise ModelLoadError(f"{path}: an adapter directory; run `billion-songs export` to merge it into a model")
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"{path}: not a model directory (expected billion_songs_model.json from "
+                "`billion-songs export`, or a Hugging Face checkpoint with config.json)"
+            )
+        target = cache_dir() / "models" / "converted" / f"{path.name}-{_hf_checkpoint_hash(path)}"
+        if not is_model_dir(target):
+            _say(f"converting the Hugging Face checkpoint {path} to int8 (once) -> {target}")
+            _convert_hf(str(path), target, name=path.name)
+        return target
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise ModelLoadError(f"{spec}: no such model directory")
+    target = cache_dir() / "models" / "hub" / spec.replace("/", "--")
+    if not is_model_dir(target):
+        _say(f"fetching {spec} from the Hugging Face hub and converting it (once)")
+        try:
+            _convert_hf(spec, target, name=spec.split("/")[-1])
+        except ModelLoadError as exc:
+            raise ModelLoadError(
+                f"{spec}: not a local directory, and the Hugging Face hub could not provide it "
+                f"(offline machines need a local checkpoint directory). Details: {exc}"
+            ) from None
+    return target
+
+
+def load_model(spec: str | None = None, *, generation: GenerationSettings | None = None) -> LoadedModel:
+    return read_model_dir(resolve_model_dir(spec), generation=generation)
+
+
+def load_generator(model: str | None = None, threads: int | None = None,
+                   max_batch_size: int = DEFAULT_MAX_BATCH) -> ModelLyricsGenerator:
+    """The real LyricsGenerator for a model spec (see the module docstring)."""
+    set_threads(threads)
+    return ModelLyricsGenerator(load_model(model), max_batch_size=max_batch_size)

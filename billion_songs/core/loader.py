@@ -4,6 +4,8 @@
 - A directory with billion_songs_model.json: an engine model (export's output).
 - A directory with config.json: a Hugging Face checkpoint (GPT-2 family, Llama family),
   converted once into the cache, keyed by the hash of its files.
+- A directory with adapter_config.json: a LoRA adapter (see `adapters`), merged into its
+  base and converted once, the same way.
 - Anything else, e.g. "gpt2" or "distilgpt2": a Hugging Face hub id, used when the hub
   can be reached (never on this project's machines), converted and cached the same way.
 """
@@ -14,6 +16,7 @@ import hashlib
 import sys
 from pathlib import Path
 
+from billion_songs.core.adapters import adapter_base, is_adapter_dir, merge_adapter
 from billion_songs.core.embedded import ensure_embedded_model
 from billion_songs.core.engine.modelfile import (
     GenerationSettings,
@@ -35,9 +38,13 @@ def _say(message: str) -> None:
     print(f"[billion-songs] {message}", file=sys.stderr, flush=True)
 
 
-def _hf_checkpoint_hash(path: Path) -> str:
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "tokenizer.json",
+                  "tokenizer_config.json")
+
+
+def _files_hash(path: Path, names: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for name in _HF_FILES:
+    for name in names:
         if (path / name).is_file():
             digest.update(name.encode() + sha256_file(path / name).encode())
     return digest.hexdigest()[:16]
@@ -67,14 +74,24 @@ def resolve_model_dir(spec: str | None = None) -> Path:
         path = path.resolve()
         if is_model_dir(path):
             return path
-        if (path / "adapter_config.json").is_file():
-            raise ModelLoadError(f"{path}: an adapter directory; run `billion-songs export` to merge it into a model")
+        if is_adapter_dir(path):
+            base = adapter_base(path)
+            key = hashlib.sha256((base + _files_hash(path, _ADAPTER_FILES)).encode()).hexdigest()[:16]
+            target = cache_dir() / "models" / "adapters" / f"{path.name}-{key}"
+            if not is_model_dir(target):
+                _say(f"merging the adapter {path} into {base} and converting it (once) -> {target}")
+                from billion_songs.core.engine.convert import convert_hf_model
+
+                model, tokenizer = merge_adapter(path)
+                convert_hf_model(model, tokenizer, target, name=path.name,
+                                 source={"kind": "lora", "path": str(path), "base": base})
+            return target
         if not (path / "config.json").is_file():
             raise ModelLoadError(
                 f"{path}: not a model directory (expected billion_songs_model.json from "
                 "`billion-songs export`, or a Hugging Face checkpoint with config.json)"
             )
-        target = cache_dir() / "models" / "converted" / f"{path.name}-{_hf_checkpoint_hash(path)}"
+        target = cache_dir() / "models" / "converted" / f"{path.name}-{_files_hash(path, _HF_FILES)}"
         if not is_model_dir(target):
             _say(f"converting the Hugging Face checkpoint {path} to int8 (once) -> {target}")
             _convert_hf(str(path), target, name=path.name)

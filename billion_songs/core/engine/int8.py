@@ -9,9 +9,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+
 import torch
 
 _QMAX = 127.0
+
+
+@functools.cache
+def onednn_int8_available() -> bool:
+    """oneDNN's prepacked int8 matmul: ~1.4x faster than `torch._int_mm`, which repacks the
+    weights on every call. Used only where the CPU has VNNI instructions, which multiply
+    u8 by s8 without the int16 saturation of older AVX2 kernels, so results stay exact."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    if "avx512_vnni" not in flags and "avx_vnni" not in flags:
+        return False
+    try:
+        w = torch.ones(16, 16, dtype=torch.int8)
+        packed = torch.ops.onednn.qlinear_prepack(w, None)
+        x = torch.full((1, 16), 129, dtype=torch.uint8)
+        y = _onednn_mm(x, packed, torch.ones(16))
+        return bool(torch.equal(y, torch.full((1, 16), 16.0)))
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def _onednn_mm(x_u8: torch.Tensor, packed: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor:
+    """(x_u8 - 128) @ W^T * w_scale in float32, exact int32 accumulation inside oneDNN."""
+    zero_points = torch.zeros(w_scale.shape[0], dtype=torch.int64)
+    return torch.ops.onednn.qlinear_pointwise(
+        x_u8, 1.0, 128, packed, w_scale, zero_points, None, 1.0, 0, torch.float32, "none", [], ""
+    )
 
 
 @dataclass
@@ -19,6 +50,11 @@ class Int8Linear:
     weight_t: torch.Tensor  # int8 [in, out]: transposed so that y = x @ weight_t
     scale: torch.Tensor  # float32 [out]: weight dequantization scale per output channel
     bias: torch.Tensor | None  # float32 [out] or None
+    packed: torch.Tensor | None = None  # oneDNN's blocked copy of the weights, made at load time
+
+    def __post_init__(self):
+        if onednn_int8_available():
+            self.packed = torch.ops.onednn.qlinear_prepack(self.weight_t.t().contiguous(), None)
 
     @classmethod
     def from_float(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int8Linear":
@@ -41,9 +77,13 @@ class Int8Linear:
         shape = x.shape
         rows = x.reshape(-1, shape[-1])  # [M, in]
         x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / _QMAX  # [M, 1]
-        x_q = torch.round(rows / x_scale).clamp(-_QMAX, _QMAX).to(torch.int8)
-        acc = torch._int_mm(x_q, self.weight_t)  # int32 [M, out], exact
-        y = acc.to(torch.float32) * x_scale * self.scale
+        x_q = torch.round(rows / x_scale).clamp_(-_QMAX, _QMAX)
+        if self.packed is not None:
+            y = _onednn_mm((x_q + 128.0).to(torch.uint8), self.packed, self.scale)  # acc * scale
+            y.mul_(x_scale)
+        else:
+            acc = torch._int_mm(x_q.to(torch.int8), self.weight_t)  # int32 [M, out], exact
+            y = acc.to(torch.float32).mul_(self.scale).mul_(x_scale)
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], y.shape[-1])

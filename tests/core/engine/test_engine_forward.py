@@ -79,3 +79,17 @@ def test_cache_prefix_rows_start_from_the_shared_prefix():
         alone = engine.new_cache(1, 10)
         engine.forward(prefix_tokens, alone)
         assert torch.equal(engine.forward(own[1:], alone)[0], logits[1])
+
+
+def test_the_onednn_and_int_mm_paths_give_the_same_bits():
+    """Machines without VNNI fall back to torch._int_mm; their songs must not differ."""
+    from billion_songs.core.engine.int8 import onednn_int8_available
+
+    if not onednn_int8_available():
+        pytest.skip("this CPU has no VNNI: only the _int_mm path exists here")
+    torch.manual_seed(5)
+    layer = Int8Linear.from_float(torch.randn(300, 64) * 0.1, torch.randn(300))
+    x = torch.randn(9, 64) * 4
+    fast = layer(x)
+    layer.packed = None
+    assert torch.equal(layer(x), fast)

@@ -1,0 +1,1 @@
+"""Django project configuration: settings per environment, URLs, the ASGI entry point."""

@@ -1,0 +1,1 @@
+"""Songs: the stored songs and votes, the random pool, single-flight generation, pages."""

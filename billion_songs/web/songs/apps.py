@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SongsConfig(AppConfig):
+    name = "billion_songs.web.songs"
+    label = "songs"
+    verbose_name = "Songs"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,167 @@
+"""The random pool: songs written ahead of time so that Make Random never waits.
+
+The pool holds song *ids* only; the songs themselves are stored rows (written by the
+filler before their ids enter the pool), so a pooled song's page is an ordinary stored
+page, cached like any other. 50,000 ids in two flat arrays take about 450 kB.
+
+Issue 6 replaces this in-process pool with a Redis set shared by web processes and
+filled by Celery workers; `SongPool`'s four methods are the seam.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import threading
+from array import array
+
+from django.db import close_old_connections
+
+from billion_songs.core.interface import LyricsGenerator
+from billion_songs.web.songs import selectors, services
+from billion_songs.web.songs.priority import VisitorsFirst
+
+log = logging.getLogger(__name__)
+
+
+class SongPool:
+    """Song ids, each served up to `serves` times; thread-safe, O(1) take."""
+
+    def __init__(self, *, target: int, serves: int, rng: random.Random | None = None):
+        if not 1 <= serves <= 255:
+            raise ValueError("serves must be in [1, 255]")
+        self.target = target
+        self.serves = serves
+        self._ids = array("Q")  # unsigned 64-bit: song ids
+        self._left = bytearray()  # serves left, parallel to _ids
+        self._exhausted: list[int] = []  # served out, waiting to be marked in the database
+        self._lock = threading.Lock()
+        self._rng = rng or random.Random()
+        self.below_target = threading.Event()  # wakes the filler
+        self.below_target.set()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, song_ids) -> int:
+        """Add ids with a full count of serves; returns how many. Callers add each id
+        once: the restore runs before the first batch, and the filler pools only ids
+        that it has just stored (no membership set: it would take 10 times the RAM)."""
+        with self._lock:
+            before = len(self._ids)
+            self._ids.extend(song_ids)
+            self._left.extend(bytes([self.serves]) * (len(self._ids) - before))
+            self._update_below_target()
+            return len(self._ids) - before
+
+    def take(self) -> int | None:
+        """A random pooled id, or None when the pool is dry. An id served its last time
+        leaves the pool (swap with the last element and pop: O(1))."""
+        with self._lock:
+            if not self._ids:
+                return None
+            i = self._rng.randrange(len(self._ids))
+            song_id = self._ids[i]
+            self._left[i] -= 1
+            if self._left[i] == 0:
+                self._ids[i] = self._ids[-1]
+                self._left[i] = self._left[-1]
+                self._ids.pop()
+                self._left.pop()
+                self._exhausted.append(song_id)
+                self._update_below_target()
+            return song_id
+
+    def drain_exhausted(self) -> list[int]:
+        with self._lock:
+            exhausted, self._exhausted = self._exhausted, []
+        return exhausted
+
+    def _update_below_target(self) -> None:
+        if len(self._ids) < self.target:
+            self.below_target.set()
+        else:
+            self.below_target.clear()
+
+
+class PoolFiller(threading.Thread):
+    """Background thread: restore the pool from stored songs, then keep it at its target
+    by generating batches of random new ids, at low priority (it pauses between decoding
+    steps while a visitor's song is being written)."""
+
+    def __init__(self, *, pool: SongPool, generator: LyricsGenerator, priority: VisitorsFirst,
+                 batch_size: int, idle_check: float = 5.0):
+        super().__init__(name="song-pool-filler", daemon=True)
+        self.pool = pool
+        self.generator = generator
+        self.priority = priority
+        self.batch_size = batch_size
+        self.idle_check = idle_check  # seconds between looks at a full pool
+        self._stopping = threading.Event()
+        self.restored = threading.Event()  # set once the restore from the database is done
+        self.generated = 0
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self.pool.below_target.set()  # wake it up
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        try:
+            restored = pool_restore(pool=self.pool)
+            log.info("Random pool: restored %d stored songs (target %d)", restored, self.pool.target)
+        except Exception:
+            log.exception("Random pool: restore failed; filling from empty")
+        finally:
+            self.restored.set()
+            close_old_connections()
+        while not self._stopping.is_set():
+            try:
+                self._flush_exhausted()
+                if len(self.pool) >= self.pool.target:
+                    self.pool.below_target.wait(self.idle_check)
+                    continue
+                self._fill_one_batch()
+            except _Stopped:
+                break
+            except Exception:
+                log.exception("Random pool: a batch failed; retrying shortly")
+                self._stopping.wait(5.0)
+            finally:
+                close_old_connections()  # this thread's connection, between batches
+        self._flush_exhausted()
+
+    def _between_steps(self) -> None:
+        while not self.priority.wait_for_visitors(timeout=0.5):
+            if self._stopping.is_set():
+                raise _Stopped
+        if self._stopping.is_set():
+            raise _Stopped
+
+    def _fill_one_batch(self) -> None:
+        # Fresh ids, uniformly from the whole id space; ids already stored are skipped
+        # (a stored song is never regenerated).
+        candidates = [secrets.randbits(64) for _ in range(self.batch_size)]
+        stored = selectors.song_ids_stored(song_ids=candidates)
+        ids = [i for i in candidates if i not in stored]
+        songs = self.generator.generate(ids, between_steps=self._between_steps)
+        pooled = services.songs_store_for_pool(songs=songs)
+        self.pool.add(pooled)
+        self.generated += len(songs)
+
+    def _flush_exhausted(self) -> None:
+        exhausted = self.pool.drain_exhausted()
+        if exhausted:
+            services.songs_leave_pool(song_ids=exhausted)
+
+
+class _Stopped(Exception):
+    """Raised from between_steps to abandon a batch when the server shuts down."""
+
+
+def pool_restore(*, pool: SongPool) -> int:
+    """Put stored, not yet served-out pooled songs back into the pool. Their serve
+    counts start afresh: a restart can serve a song up to `serves` more times."""
+    return pool.add(selectors.song_ids_pooled(limit=pool.target))

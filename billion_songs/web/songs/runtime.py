@@ -1,0 +1,96 @@
+"""The process-wide song machinery, built once: the generator, the single-flight source,
+the pool, its filler and the Make Random picker.
+
+`billion-songs serve` calls `start()` before accepting requests, so the model is loaded
+(and on a fresh machine prepared, with progress on the terminal) up front. Under other
+servers (runserver, tests) `get()` builds it on first use. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from billion_songs.core.interface import LyricsGenerator
+from billion_songs.web.songs.generation import generator_load
+from billion_songs.web.songs.picker import RandomSongs
+from billion_songs.web.songs.pool import PoolFiller, SongPool
+from billion_songs.web.songs.priority import VisitorsFirst
+from billion_songs.web.songs.source import SongSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    generator: LyricsGenerator
+    priority: VisitorsFirst
+    source: SongSource
+    pool: SongPool
+    random: RandomSongs
+    filler: PoolFiller | None = None
+
+    @classmethod
+    def build(cls, generator: LyricsGenerator) -> Runtime:
+        priority = VisitorsFirst()
+        pool = SongPool(target=settings.SONG_POOL_TARGET, serves=settings.SONG_POOL_SERVES)
+        return cls(
+            generator=generator,
+            priority=priority,
+            source=SongSource(generator=generator, priority=priority,
+                              generations_at_once=settings.SONG_GENERATIONS_AT_ONCE),
+            pool=pool,
+            random=RandomSongs(pool=pool, voted_share=settings.RANDOM_VOTED_SHARE,
+                               voted_refresh=settings.RANDOM_VOTED_REFRESH,
+                               voted_limit=settings.RANDOM_VOTED_LIMIT),
+        )
+
+    def start_filler(self) -> PoolFiller:
+        """Restore the pool from stored songs and keep it filled, in a background thread."""
+        if self.filler is None:
+            self.filler = PoolFiller(pool=self.pool, generator=self.generator, priority=self.priority,
+                                     batch_size=settings.SONG_POOL_BATCH)
+            self.filler.start()
+        return self.filler
+
+    def stop(self) -> None:
+        if self.filler is not None:
+            self.filler.stop()
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def get() -> Runtime:
+    """The process's runtime, built on first use when `start()` was not called."""
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = Runtime.build(generator_load())
+                if settings.SONG_POOL_FILL:
+                    _runtime.start_filler()
+    return _runtime
+
+
+def start(*, model: str | None = None, threads: int | None = None, fill: bool | None = None) -> Runtime:
+    """Load the generator now and start the pool filler (unless disabled)."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime.build(generator_load(model=model, threads=threads))
+            if settings.SONG_POOL_FILL if fill is None else fill:
+                _runtime.start_filler()
+    return _runtime
+
+
+def install(runtime: Runtime | None) -> Runtime | None:
+    """Replace the process's runtime (tests); returns the previous one, not stopped."""
+    global _runtime
+    with _lock:
+        previous, _runtime = _runtime, runtime
+    return previous

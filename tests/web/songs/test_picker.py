@@ -1,0 +1,68 @@
+import random
+from collections import Counter
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
+
+from billion_songs.core.fake import FakeLyricsGenerator
+from billion_songs.web.songs import services
+from billion_songs.web.songs.models import Vote
+from billion_songs.web.songs.picker import RandomSongs
+from billion_songs.web.songs.pool import SongPool
+
+
+def picker(pool: SongPool, share: float = 0.25, seed: int = 0) -> RandomSongs:
+    return RandomSongs(pool=pool, voted_share=share, voted_refresh=3600.0, voted_limit=100, rng=random.Random(seed))
+
+
+def store(*ids: int) -> None:
+    for song in FakeLyricsGenerator().generate(ids):
+        services.song_store(song=song)
+
+
+def vote(song_id: int, *values: int) -> None:
+    for value in values:
+        user = User.objects.create(username=f"u{User.objects.count()}")
+        Vote.objects.create(user=user, song_id=song_id, value=value)
+
+
+@pytest.mark.django_db
+def test_a_quarter_of_the_picks_go_to_voted_up_songs_weighted_by_score():
+    store(1, 2, 3)
+    vote(1, 1, 1, 1)  # score 3
+    vote(2, 1)  # score 1
+    vote(3, 1, -1, -1)  # score -1: never picked for its votes
+    pool = SongPool(target=10_000, serves=255)
+    pool.add(range(1000, 1100))
+    choice = picker(pool)
+    counts = Counter(choice.pick() for _ in range(4000))
+    voted = counts[1] + counts[2]
+    assert 0.22 < voted / 4000 < 0.28
+    assert 2.4 < counts[1] / counts[2] < 3.8  # 3:1
+    assert counts[3] == 0
+
+
+@pytest.mark.django_db
+def test_with_no_votes_every_pick_comes_from_the_pool():
+    pool = SongPool(target=10, serves=255)
+    pool.add([7, 8])
+    choice = picker(pool)
+    assert {choice.pick() for _ in range(50)} == {7, 8}
+
+
+@pytest.mark.django_db
+def test_a_dry_pool_falls_back_to_stored_songs_then_to_a_new_id():
+    pool = SongPool(target=10, serves=1)
+    choice = picker(pool, share=0.0)
+    new_id = choice.pick()  # empty database: a never-seen id, whose page streams
+    assert 0 <= new_id < 2**64
+    store(42)
+    assert {choice.pick() for _ in range(10)} == {42}
+
+
+@pytest.mark.django_db
+def test_async_pick_matches_sync_rules():
+    pool = SongPool(target=10, serves=5)
+    pool.add([5])
+    assert async_to_sync(picker(pool).apick)() == 5

@@ -42,6 +42,13 @@ class RandomSongs:
             song_id = await sync_to_async(self._pick_stored)()
         return song_id
 
+    def pick_now(self) -> int | None:
+        """A pick that needs neither the database nor a thread: None when the voted-up
+        snapshot is due for a refresh or the pool is dry (the Django view handles those)."""
+        if self._voted_stale():
+            return None
+        return self._pick_in_memory()
+
     def pick(self) -> int:
         """The same choice as `apick`, for synchronous callers."""
         if self._voted_stale():

@@ -65,6 +65,11 @@ _runtime: Runtime | None = None
 _lock = threading.Lock()
 
 
+def peek() -> Runtime | None:
+    """The runtime if it is built, without building it (for the ASGI fast path)."""
+    return _runtime
+
+
 def get() -> Runtime:
     """The process's runtime, built on first use when `start()` was not called."""
     global _runtime

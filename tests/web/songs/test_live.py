@@ -116,3 +116,31 @@ def test_per_visitor_part_over_http(asgi_server):
     response, body = get(asgi_server, "/song/3/me")
     assert response.status == 200 and response.getheader("Cache-Control") == "private, no-store"
     assert b"Sign in to vote" in body
+
+
+def _redirect_headers(response) -> dict:
+    skip = {"location", "date", "server", "content-length"}
+    return {k.lower(): v for k, v in response.getheaders() if k.lower() not in skip}
+
+
+def test_make_random_fast_path_sends_what_django_sends(asgi_server, songs_runtime):
+    """The first pick refreshes the voted-up snapshot through Django; the next ones are
+    answered by the ASGI fast path from the pool. Both send the same redirect."""
+    songs_runtime.random.voted_refresh = 60  # tests default to refreshing on every pick
+    store(1, 2, 3)
+    songs_runtime.pool.add([1, 2, 3])
+    through_django, _ = get(asgi_server, "/random")
+    assert not songs_runtime.random._voted_stale()  # so the next pick takes the fast path
+    fast, body = get(asgi_server, "/")
+    assert fast.status == through_django.status == 302 and body == b""
+    assert fast.getheader("Location") in {"/song/1", "/song/2", "/song/3"}
+    assert _redirect_headers(fast) == _redirect_headers(through_django)
+
+
+def test_make_random_with_a_dry_pool_falls_back_to_stored_songs(asgi_server, songs_runtime):
+    songs_runtime.random.voted_refresh = 60
+    store(7)
+    get(asgi_server, "/random")  # refresh the snapshot
+    assert len(songs_runtime.pool) == 0
+    response, _ = get(asgi_server, "/random")
+    assert response.status == 302 and response.getheader("Location") == "/song/7"

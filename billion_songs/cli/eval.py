@@ -1,0 +1,55 @@
+"""`billion-songs eval`: a quality report of one or more models (JSON and a table)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from billion_songs.core.evaluation.report import EvalConfig
+
+D = EvalConfig()
+
+
+@click.command(name="eval")
+@click.option("--model", "models", multiple=True, metavar="M",
+              help="Model to evaluate; repeat to compare (e.g. --model embedded --model runs/verse). "
+                   "[default: embedded]")
+@click.option("--songs", type=click.IntRange(min=1), default=D.songs, show_default=True,
+              help="Songs generated per model (ids --first-id onwards, the same for every model).")
+@click.option("--first-id", type=click.IntRange(min=0), default=D.first_id, show_default=True)
+@click.option("--data", "data_dir", metavar="PREPARED_DIR", type=click.Path(path_type=Path), default=None,
+              help="Prepared dataset: adds validation perplexity and memorization of its training split.")
+@click.option("--val-tokens", type=click.IntRange(min=2), default=D.val_tokens, show_default=True,
+              help="Validation tokens scored for perplexity.")
+@click.option("--out", "out_file", metavar="report.json", type=click.Path(path_type=Path), default=None,
+              help="Write the full report here as JSON.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the engine.")
+def eval_command(models: tuple[str, ...], songs: int, first_id: int, data_dir: Path | None, val_tokens: int,
+                 out_file: Path | None, threads: int | None) -> None:
+    """Generate songs with each model and report: degenerate songs (repetition loops),
+    distinct-2/3, lines per song, words per line, rhyme density (CMU dictionary), share
+    with a title, chat/template artifacts, and with --data validation perplexity
+    (measured with the int8 engine) and memorization (8+ words copied from training)."""
+    from billion_songs.core.engine.modelfile import ModelLoadError
+    from billion_songs.core.evaluation.report import evaluate, format_table
+    from billion_songs.core.tuning.dataset import load_prepared
+    from billion_songs.core.tuning.errors import PrepareError
+
+    config = EvalConfig(songs=songs, first_id=first_id, val_tokens=val_tokens, threads=threads)
+    try:
+        data = load_prepared(data_dir) if data_dir is not None else None
+        result = evaluate(list(models) or ["embedded"], config, data=data,
+                          say=lambda message: click.echo(message, err=True))
+    except (ModelLoadError, PrepareError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(format_table(result))
+    if out_file is not None:
+        click.echo(f"Report: {out_file}")
+
+
+eval = eval_command

@@ -43,7 +43,9 @@ def render(song: Song, as_json: bool) -> str:
     return song.as_text()
 
 
-@click.command()
+# ignore_unknown_options: "-5" reaches the ID argument and gets the clear "must not be
+# negative" error instead of click's "no such option: -5".
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("song_id", type=SONG_ID, metavar="ID")
 @json_option
 @model_option

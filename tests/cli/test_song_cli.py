@@ -42,8 +42,9 @@ def test_bad_ids_are_clear_errors(bad, message):
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
-def test_negative_id_is_a_clear_error():
-    result = CliRunner().invoke(main, ["song", "--", "-3"])
+@pytest.mark.parametrize("args", [["song", "-3"], ["song", "--", "-3"], ["song", "--json", "-3"]])
+def test_negative_id_is_a_clear_error(args):
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "must not be negative" in result.output
 
 

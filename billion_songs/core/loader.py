@@ -1,6 +1,8 @@
 """One loader for every way to name a model.
 
-- None or "embedded": the embedded SmolLM2 (prepared on first use).
+- None or "default": the shipped lyrics adapter on the embedded model when the repository
+  ships one (billion_songs/shipped/), else the embedded model itself.
+- "embedded": the embedded SmolLM2-135M-Instruct (prepared on first use).
 - A directory with billion_songs_model.json: an engine model (export's output).
 - A directory with config.json: a Hugging Face checkpoint (GPT-2 family, Llama family),
   converted once into the cache, keyed by the hash of its files.
@@ -30,6 +32,13 @@ from billion_songs.core.generator import DEFAULT_MAX_BATCH, ModelLyricsGenerator
 from billion_songs.core.paths import cache_dir
 
 EMBEDDED = "embedded"
+DEFAULT = "default"
+SHIPPED_ADAPTER = Path(__file__).resolve().parent.parent / "shipped" / "verse-lora"
+
+
+def default_model_spec() -> str:
+    """The model a site serves when none is named."""
+    return str(SHIPPED_ADAPTER) if is_adapter_dir(SHIPPED_ADAPTER) else EMBEDDED
 _HF_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
              "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -67,7 +76,9 @@ def _convert_hf(source: str, out_dir: Path, *, name: str) -> None:
 
 def resolve_model_dir(spec: str | None = None) -> Path:
     """The engine model directory for `spec`, converting (once) when needed."""
-    if spec is None or spec == EMBEDDED:
+    if spec is None or spec == DEFAULT:
+        spec = default_model_spec()
+    if spec == EMBEDDED:
         return ensure_embedded_model()
     path = Path(spec).expanduser()
     if path.exists():

@@ -82,3 +82,107 @@ def test_visitor_makes_random_reads_a_song_and_watches_a_new_one_being_written(a
     stored = Song.objects.get(pk=new_id)
     assert finished_title == stored.title and partial.startswith(stored.title)
     assert fake.generated_ids == [new_id]
+
+
+def test_visitor_signs_up_votes_suggests_a_title_and_the_public_page_never_changes(asgi_server, songs_runtime):
+    """Sign up from a vote click, vote, change and withdraw the vote while the song moves
+    in the Top 10, suggest a title and vote on it, sign out; the song page's bytes for an
+    anonymous visitor stay the same throughout."""
+    import urllib.request
+
+    from django.contrib.auth.models import User
+    from django.core.cache import cache
+    from playwright.sync_api import expect
+
+    from billion_songs.web.songs.models import TitleSuggestion, Vote
+
+    a, b, c = 101, 102, 103  # c is the visitor's song
+    for song in FakeLyricsGenerator().generate([a, b, c]):
+        services.song_store(song=song)
+    others = [User.objects.create_user(f"fan{i}", password="pw") for i in range(3)]
+    for user in others:
+        services.vote_cast(user=user, song_id=a, value=1)  # a: +3
+    services.vote_cast(user=others[0], song_id=b, value=1)  # b: +1
+    services.vote_cast(user=others[1], song_id=c, value=1)  # c: +1, after b on the tie
+    title = Song.objects.get(pk=c).title
+    song_url = f"{asgi_server}/song/{c}"
+
+    def public_bytes() -> bytes:
+        with urllib.request.urlopen(song_url) as response:  # no cookies: anonymous
+            return response.read()
+
+    before = public_bytes()
+
+    def chart_position() -> int | None:
+        page.goto(f"{asgi_server}/top")
+        ids = [int(i) for i in page.locator("ol.chart li").evaluate_all(
+            "items => items.map(li => li.getAttribute('data-song-id'))")]
+        return ids.index(c) + 1 if c in ids else None
+
+    with phone_browser() as page:
+        page.goto(song_url)
+        me = page.locator("#me")
+        expect(me).to_contain_text("Sign in to vote")
+        assert chart_position() == 3
+
+        # An anonymous click on vote: sign in (here: sign up), then back to the same song.
+        page.goto(song_url)
+        page.locator("#me a.vote-up").click()
+        page.wait_for_url(re.compile(r"/accounts/login\?next=/song/103$"))
+        page.get_by_role("link", name="Create an account").click()
+        page.wait_for_url(re.compile(r"/accounts/signup\?next=/song/103$"))
+        page.fill("#id_username", "newfan")
+        page.fill("#id_password1", "a tune in the night 42")
+        page.fill("#id_password2", "a tune in the night 42")
+        page.get_by_role("button", name="Sign up").click()
+        page.wait_for_url(song_url)
+        expect(me).to_contain_text("Signed in as newfan")
+        expect(page.locator("h1.title")).to_have_text(title)
+
+        # Vote up: c climbs to +2, above b.
+        me.locator("button.vote-up").click()
+        expect(me.locator("button.vote-up")).to_have_attribute("aria-pressed", "true")
+        expect(me.locator("button.vote-up")).to_have_text("▲ 2")
+        assert chart_position() == 2
+
+        # Change to down: 0, out of the chart.
+        page.goto(song_url)
+        me.locator("button.vote-down").click()
+        expect(me.locator("button.vote-down")).to_have_attribute("aria-pressed", "true")
+        expect(me).to_contain_text("you voted this down")
+        assert chart_position() is None
+
+        # Withdraw: back to +1, third.
+        page.goto(song_url)
+        me.get_by_role("button", name="Withdraw my vote").click()
+        expect(me).to_contain_text("you have not voted")
+        assert chart_position() == 3
+
+        # Up again, then a title suggestion, voted on: it shows beside the title, escaped.
+        page.goto(song_url)
+        me.locator("button.vote-up").click()
+        expect(me.locator("button.vote-up")).to_have_attribute("aria-pressed", "true")
+        me.locator("#suggest-title").fill("Midnight <b>Train</b>")
+        me.get_by_role("button", name="Suggest").click()
+        suggestion = me.locator(".suggestions li").filter(has_text="Midnight <b>Train</b>")
+        expect(suggestion).to_contain_text("(yours)")
+        suggestion.locator("button.vote-up").click()
+        expect(page.locator("#suggested")).to_have_text("Listeners' title: Midnight <b>Train</b>")
+        expect(page.locator("#suggested")).to_be_visible()
+        assert page.locator("#suggested b").count() == 0  # text, not markup
+        assert chart_position() == 2
+
+        # Sign out from the song page: back on it, anonymous, the suggestion still beside the title.
+        page.goto(song_url)
+        me.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(song_url)
+        expect(me).to_contain_text("Sign in to vote")
+        expect(page.locator("#suggested")).to_contain_text("Midnight <b>Train</b>")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    fan = User.objects.get(username="newfan")
+    assert Vote.objects.get(user=fan, song_id=c).value == 1
+    assert TitleSuggestion.objects.get(user=fan).score == 1
+    assert public_bytes() == before  # from the page cache
+    cache.clear()
+    assert public_bytes() == before  # rendered again from the database

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.middleware import clickjacking, common, csrf, security
 
@@ -35,6 +36,10 @@ class CommonMiddleware(InlineHooks, common.CommonMiddleware):
 
 class AuthenticationMiddleware(InlineHooks, auth.AuthenticationMiddleware):
     pass  # sets a lazy request.user; the query runs only if a view reads it
+
+
+class MessageMiddleware(InlineHooks, messages.MessageMiddleware):
+    pass  # with CookieStorage (see settings): a cookie, read and written only when used
 
 
 class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):

@@ -6,3 +6,6 @@ class SongsConfig(AppConfig):
     label = "songs"
     verbose_name = "Songs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from billion_songs.web.songs import signals  # noqa: F401  (connects the receivers)

@@ -1,8 +1,14 @@
-"""Stored songs and the votes on them.
+"""Stored songs, the votes on them, their cached vote counts and the titles visitors
+suggest for them.
 
 A Song row is written once, when its id is first generated (by a visitor or by the pool
-filler), and never changed afterwards except for `in_pool`: the same id shows the same
-song forever, even after a new model is deployed (`model_version` says which wrote it).
+filler), and never changed afterwards except for `in_pool` and `hidden` (moderation): the
+same id shows the same song forever, even after a new model is deployed (`model_version`
+says which wrote it).
+
+Vote counts are cached in SongTally (one row per voted song), kept exact by services.py:
+every change to a song's votes happens in a transaction that holds that song's tally row
+lock. The same goes for TitleSuggestion's own counts.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from billion_songs.web.songs.fields import SongIdField
@@ -31,6 +38,8 @@ class Song(models.Model):
     # Lets a restarted server restore its pool from the database instead of starting empty.
     in_pool = models.BooleanField(default=False)
     created = models.DateTimeField(default=timezone.now)
+    # Hidden by a moderator: out of the pool and the charts, its page says it was removed.
+    hidden = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -53,7 +62,7 @@ class Song(models.Model):
 
 class Vote(models.Model):
     """One visitor's vote on one song: +1 or -1. Withdrawing a vote deletes the row.
-    Issue 4 builds the voting itself; Make Random already draws from voted-up songs."""
+    Written only by services.py (which keeps SongTally exact)."""
 
     UP, DOWN = 1, -1
 
@@ -68,7 +77,83 @@ class Vote(models.Model):
             models.UniqueConstraint(fields=["user", "song"], name="vote_one_per_user_per_song"),
             models.CheckConstraint(condition=Q(value__in=[1, -1]), name="vote_value_up_or_down"),
         ]
-        indexes = [models.Index(fields=["song", "value"], name="vote_song_value")]
+        indexes = [
+            models.Index(fields=["song", "value"], name="vote_song_value"),
+            models.Index(fields=["updated"], name="vote_updated"),  # this week's best
+            models.Index(fields=["user", "-updated"], name="vote_user_newest"),  # My votes
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} {'+' if self.value > 0 else '-'}1 on #{self.song_id}"
+
+
+class SongTally(models.Model):
+    """The cached vote counts of one song, and the two numbers the charts sort by. Written
+    only by services.py, under this row's lock, in the transaction that changes a vote;
+    `services.tallies_recount` rebuilds rows from the Vote table."""
+
+    song = models.OneToOneField(Song, on_delete=models.CASCADE, primary_key=True, related_name="tally")
+    up = models.PositiveIntegerField(default=0)
+    down = models.PositiveIntegerField(default=0)
+    score = models.IntegerField(default=0)  # up - down: the Top 10
+    # The lower bound of the 95% Wilson score interval of the share of up votes: a song
+    # with 900 up and 100 down (0.88) ranks above one lucky vote (1 up: 0.21).
+    wilson = models.FloatField(default=0.0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-score"], name="tally_score"),
+            models.Index(fields=["-wilson"], name="tally_wilson"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.song_id}: +{self.up} -{self.down}"
+
+
+class TitleSuggestion(models.Model):
+    """A title a signed-in visitor suggests for a song; one per visitor per song. Shown
+    escaped, like all text from outside. Counts cached like SongTally's, under this row's
+    lock."""
+
+    MAX_LENGTH = 80
+
+    song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="title_suggestions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="title_suggestions")
+    text = models.CharField(max_length=MAX_LENGTH)
+    up = models.PositiveIntegerField(default=0)
+    down = models.PositiveIntegerField(default=0)
+    score = models.IntegerField(default=0)
+    hidden = models.BooleanField(default=False)  # by a moderator
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "song"], name="suggestion_one_per_user_per_song"),
+            models.UniqueConstraint(Lower("text"), "song", name="suggestion_text_unique_per_song"),
+        ]
+        indexes = [
+            models.Index(fields=["song", "-score"], name="suggestion_song_best"),
+            models.Index(fields=["user", "-created"], name="suggestion_user_newest"),  # rate limit
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text!r} for #{self.song_id}"
+
+
+class TitleSuggestionVote(models.Model):
+    UP, DOWN = 1, -1
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="title_votes")
+    suggestion = models.ForeignKey(TitleSuggestion, on_delete=models.CASCADE, related_name="votes")
+    value = models.SmallIntegerField(choices=[(UP, "up"), (DOWN, "down")])
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "suggestion"], name="title_vote_one_per_user"),
+            models.CheckConstraint(condition=Q(value__in=[1, -1]), name="title_vote_up_or_down"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'+' if self.value > 0 else '-'}1 on suggestion {self.suggestion_id}"

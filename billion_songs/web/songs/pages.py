@@ -2,7 +2,9 @@
 the page that streams a song while it is written, and the JSON document.
 
 A stored song's page is the same bytes for every visitor: no user, session or CSRF token
-goes into it, which is what lets browsers and CDNs cache it publicly.
+goes into it (templates are rendered without the request, so no context processor runs),
+which is what lets browsers and CDNs cache it publicly. A song hidden by a moderator gets
+a "removed" page instead (status 410), and its cached pages are purged (`page_purge`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Page:
     body: bytes
     etag: str  # quoted, strong: a hash of the body
     content_type: str
+    status: int = 200  # 410 for a song a moderator hid
 
 
 def song_context(*, song: Song, site_url: str) -> dict:
@@ -42,17 +45,24 @@ def song_context(*, song: Song, site_url: str) -> dict:
     }
 
 
-def _page(body: str, content_type: str) -> Page:
+def _page(body: str, content_type: str, status: int = 200) -> Page:
     data = body.encode()
-    return Page(body=data, etag=f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"', content_type=content_type)
+    return Page(body=data, etag=f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"', content_type=content_type,
+                status=status)
 
 
 def song_page_render(*, song: Song, site_url: str) -> Page:
+    if song.hidden:
+        context = {"song_id": song.id, "page_title": "Song removed"}
+        return _page(render_to_string("songs/removed.html", context), "text/html; charset=utf-8", status=410)
     return _page(render_to_string("songs/song.html", song_context(song=song, site_url=site_url)),
                  "text/html; charset=utf-8")
 
 
 def song_json_render(*, song: Song, site_url: str) -> Page:
+    if song.hidden:
+        return _page(json.dumps({"id": str(song.id), "error": "this song was removed"}), "application/json",
+                     status=410)
     return _page(json.dumps(song_document(song=song, site_url=site_url), ensure_ascii=False),
                  "application/json")
 
@@ -74,20 +84,36 @@ def song_document(*, song: Song, site_url: str) -> dict:
     return document
 
 
-# The cache key carries the site URL (the host, when SITE_URL is unset) and a version, so
-# pages for one host never reach another and a template change can drop them all.
-def _key(kind: str, song_id: int, site_url: str) -> str:
-    return f"songs:{kind}:{settings.SONG_PAGE_CACHE_VERSION}:{site_url}:{song_id}"
+# One cache entry per song and kind, holding {site URL: Page}: the site URL (the host,
+# when SITE_URL is unset) keeps pages for one host from reaching another, and one key per
+# song lets a hidden song's pages be purged for every host at once. The version in the
+# key lets a template change drop them all.
+_HOSTS_PER_ENTRY = 4  # more hosts than this for one song (forged Host headers): start over
+
+
+def _key(kind: str, song_id: int) -> str:
+    return f"songs:{kind}:{settings.SONG_PAGE_CACHE_VERSION}:{song_id}"
 
 
 def page_cached(*, kind: str, song_id: int, site_url: str) -> Page | None:
     # A synchronous call from async views: the default local-memory cache does no I/O,
     # and a Redis GET on the same network is far cheaper than a hop to a thread.
-    return cache.get(_key(kind, song_id, site_url))
+    entry = cache.get(_key(kind, song_id))
+    return entry.get(site_url) if entry else None
 
 
 def page_cache(*, kind: str, song_id: int, site_url: str, page: Page) -> None:
-    cache.set(_key(kind, song_id, site_url), page, timeout=None)  # a stored song never changes
+    key = _key(kind, song_id)
+    entry = cache.get(key) or {}
+    if site_url not in entry and len(entry) >= _HOSTS_PER_ENTRY:
+        entry = {}
+    entry[site_url] = page
+    cache.set(key, entry, timeout=None)  # a stored song never changes; hiding it purges
+
+
+def page_purge(*, song_id: int) -> None:
+    """Drop a song's rendered pages (it was hidden or shown again)."""
+    cache.delete_many([_key(kind, song_id) for kind in RENDERERS])
 
 
 RENDERERS = {"html": song_page_render, "json": song_json_render}

@@ -65,6 +65,11 @@ class RandomSongs:
         self._voted_ids, self._voted_cumulative = [song_id for song_id, _ in scores], cumulative
         self._voted_at = time.monotonic()
 
+    def forget_voted(self) -> None:
+        """Make the next pick re-read the voted-up songs (a song was hidden)."""
+        self._voted_ids, self._voted_cumulative = [], []
+        self._voted_at = float("-inf")
+
     def _voted_stale(self) -> bool:
         return self.voted_share > 0 and time.monotonic() - self._voted_at >= self.voted_refresh
 

@@ -5,7 +5,8 @@ filler before their ids enter the pool), so a pooled song's page is an ordinary 
 page, cached like any other. 50,000 ids in two flat arrays take about 450 kB.
 
 Issue 6 replaces this in-process pool with a Redis set shared by web processes and
-filled by Celery workers; `SongPool`'s four methods are the seam.
+filled by Celery workers; `SongPool`'s methods (add, take, drain_exhausted, discard) are
+the seam.
 """
 
 from __future__ import annotations
@@ -72,6 +73,25 @@ class SongPool:
                 self._exhausted.append(song_id)
                 self._update_below_target()
             return song_id
+
+    def discard(self, song_ids) -> int:
+        """Take ids out of the pool now (a moderator hid them); returns how many were in
+        it. A linear scan, which is fine for a rare admin action: 50,000 ids in a few ms."""
+        unwanted = set(song_ids)
+        removed = 0
+        with self._lock:
+            i = 0
+            while i < len(self._ids):
+                if self._ids[i] in unwanted:
+                    self._ids[i] = self._ids[-1]
+                    self._left[i] = self._left[-1]
+                    self._ids.pop()
+                    self._left.pop()
+                    removed += 1
+                else:
+                    i += 1
+            self._update_below_target()
+        return removed
 
     def drain_exhausted(self) -> list[int]:
         with self._lock:

@@ -11,6 +11,16 @@ urlpatterns = [
     path("random", views.RandomView.as_view(), name="random"),
     path("song/<song_id:song_id>", views.SongView.as_view(), name="detail"),
     path("song/<song_id:song_id>/me", views.SongMeView.as_view(), name="me"),
+    path("song/<song_id:song_id>/vote", views.SongVoteView.as_view(), name="vote"),
+    path("song/<song_id:song_id>/suggestions", views.TitleSuggestionCreateView.as_view(), name="suggest"),
+    path("suggestions/<int:suggestion_id>/vote", views.TitleSuggestionVoteView.as_view(), name="suggestion_vote"),
     path("api/songs/<song_id:song_id>", views.SongApiView.as_view(), name="api_detail"),
     path("healthz", views.HealthView.as_view(), name="health"),
 ]
+
+charts = ([
+    path("top", views.ChartView.as_view(chart="top"), name="top"),
+    path("top/rated", views.ChartView.as_view(chart="rated"), name="rated"),
+    path("top/week", views.ChartView.as_view(chart="week"), name="week"),
+    path("top/mine", views.MyVotesView.as_view(), name="mine"),
+], "charts")

@@ -7,7 +7,6 @@ from django.contrib.auth.models import User
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs import services
-from billion_songs.web.songs.models import Vote
 from billion_songs.web.songs.picker import RandomSongs
 from billion_songs.web.songs.pool import SongPool
 
@@ -24,7 +23,7 @@ def store(*ids: int) -> None:
 def vote(song_id: int, *values: int) -> None:
     for value in values:
         user = User.objects.create(username=f"u{User.objects.count()}")
-        Vote.objects.create(user=user, song_id=song_id, value=value)
+        services.vote_cast(user=user, song_id=song_id, value=value)
 
 
 @pytest.mark.django_db

@@ -144,3 +144,12 @@ def _wait(condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def test_discard_takes_hidden_ids_out_of_the_pool():
+    pool = SongPool(target=10, serves=3)
+    pool.add([1, 2, 3, 4, 5])
+    assert pool.discard([2, 4, 99]) == 2
+    assert len(pool) == 3
+    assert {pool.take() for _ in range(9)} == {1, 3, 5}
+    assert pool.take() is None

@@ -7,7 +7,7 @@ from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.song import MAX_SONG_ID
 from billion_songs.core.song import Song as GeneratedSong
 from billion_songs.web.songs import selectors, services
-from billion_songs.web.songs.models import Song, Vote
+from billion_songs.web.songs.models import Song
 
 pytestmark = pytest.mark.django_db
 
@@ -60,10 +60,10 @@ def test_scores_voted_up_net_of_down_votes():
     for song_id in (1, 2, 3):
         services.song_store(song=generated(song_id))
     for user in users:
-        Vote.objects.create(user=user, song_id=1, value=1)
-    Vote.objects.create(user=users[0], song_id=2, value=1)
-    Vote.objects.create(user=users[1], song_id=2, value=-1)
-    Vote.objects.create(user=users[0], song_id=3, value=1)
+        services.vote_cast(user=user, song_id=1, value=1)
+    services.vote_cast(user=users[0], song_id=2, value=1)
+    services.vote_cast(user=users[1], song_id=2, value=-1)
+    services.vote_cast(user=users[0], song_id=3, value=1)
     assert selectors.song_scores_voted_up(limit=10) == [(1, 3), (3, 1)]
 
 
@@ -72,6 +72,6 @@ def test_vote_summary_for_anonymous_and_signed_in_visitors():
 
     user = User.objects.create(username="ann")
     services.song_store(song=generated(9))
-    Vote.objects.create(user=user, song_id=9, value=-1)
+    services.vote_cast(user=user, song_id=9, value=-1)
     assert selectors.song_vote_summary(song_id=9, user=AnonymousUser()) == {"up": 0, "down": 1, "score": -1, "mine": None}
     assert selectors.song_vote_summary(song_id=9, user=user)["mine"] == -1

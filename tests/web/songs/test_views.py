@@ -14,7 +14,7 @@ from billion_songs.core.interface import Finished, TextDelta
 from billion_songs.core.song import MAX_SONG_ID
 from billion_songs.core.song import Song as GeneratedSong
 from billion_songs.web.songs import services
-from billion_songs.web.songs.models import Song, Vote
+from billion_songs.web.songs.models import Song
 
 EVIL = '<script>alert("x")</script>'
 
@@ -76,7 +76,7 @@ def test_song_page_is_the_same_bytes_for_every_visitor(client, songs_runtime):
     store(7)
     anonymous = client.get("/song/7", HTTP_USER_AGENT="phone")
     user = User.objects.create_user("ann", password="pw")
-    Vote.objects.create(user=user, song_id=7, value=1)
+    services.vote_cast(user=user, song_id=7, value=1)
     client.force_login(user)
     signed_in = client.get("/song/7", HTTP_USER_AGENT="desktop")
     assert signed_in.content == anonymous.content
@@ -92,10 +92,10 @@ def test_per_visitor_part_is_private_and_separate(client, songs_runtime):
     assert anonymous["Cache-Control"] == "private, no-store"
     assert b"Sign in to vote" in anonymous.content and b"/song/7" in anonymous.content
     user = User.objects.create_user("ann", password="pw")
-    Vote.objects.create(user=user, song_id=7, value=1)
+    services.vote_cast(user=user, song_id=7, value=1)
     client.force_login(user)
     mine = client.get("/song/7/me").content.decode()
-    assert "signed in as ann" in mine and "you voted this up" in mine and "▲ 1" in mine
+    assert "Signed in as ann" in mine and "you voted this up" in mine and "▲ 1" in mine
     assert 'data-src="/song/7/me"' in client.get("/song/7").content.decode()
 
 
@@ -228,7 +228,7 @@ def test_make_random_visits_voted_up_songs(client, songs_runtime, settings):
     songs_runtime.random.voted_share = 1.0
     store(5)
     songs_runtime.pool.add([1])
-    Vote.objects.create(user=User.objects.create(username="ann"), song_id=5, value=1)
+    services.vote_cast(user=User.objects.create(username="ann"), song_id=5, value=1)
     assert client.get("/random")["Location"] == "/song/5"
 
 

@@ -33,11 +33,14 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 SITE_URL = env_str("BILLION_SONGS_SITE_URL").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.auth",  # accounts and votes (issue 4); the Vote model points at users
+    "django.contrib.admin",  # moderation: songs, votes, suggestions, users
+    "django.contrib.auth",  # accounts (billion_songs.web.accounts)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "billion_songs.web.songs",
+    "billion_songs.web.accounts",
 ]
 
 # Django's stock middleware, with hooks that run on the event loop under ASGI (see
@@ -49,8 +52,12 @@ MIDDLEWARE = [
     "billion_songs.web.config.middleware.CommonMiddleware",
     "billion_songs.web.config.middleware.CsrfViewMiddleware",
     "billion_songs.web.config.middleware.AuthenticationMiddleware",
+    "billion_songs.web.config.middleware.MessageMiddleware",
     "billion_songs.web.config.middleware.XFrameOptionsMiddleware",
 ]
+# Messages ("Welcome!", errors after a vote without JavaScript) live in a signed cookie:
+# no session read or write on the event loop, and untouched unless a view adds one.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 
 ROOT_URLCONF = "billion_songs.web.config.urls"
 ASGI_APPLICATION = "billion_songs.web.config.asgi.application"
@@ -61,8 +68,15 @@ TEMPLATES = [
         "DIRS": [WEB_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            # No request/auth context processors: a song page must not depend on who asks.
-            "context_processors": [],
+            # Context processors run only for templates rendered *with* a request: the
+            # account pages, the private /me fragment, the admin. Song pages and charts
+            # are rendered without one (pages.py, ChartView), so they cannot depend on
+            # who asks; tests check their bytes for anonymous and signed-in visitors.
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
             "builtins": ["billion_songs.web.songs.templatetags.inline_static"],
         },
     }
@@ -88,6 +102,30 @@ CACHES = {
         }
     )
 }
+
+# --- Accounts ---------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = ["billion_songs.web.accounts.backends.ThrottledModelBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:profile"  # when the sign-in form carries no (safe) ?next=
+LOGOUT_REDIRECT_URL = "/"
+ADMIN_PATH = env_str("BILLION_SONGS_ADMIN_PATH", "admin/")
+SIGNIN_FAILURES_PER_ACCOUNT = env_int("BILLION_SONGS_SIGNIN_FAILURES", 5)  # per (address, username) per window
+SIGNIN_FAILURES_PER_ADDRESS = env_int("BILLION_SONGS_SIGNIN_FAILURES_PER_ADDRESS", 30)  # per address per window
+SIGNIN_FAILURE_WINDOW = env_int("BILLION_SONGS_SIGNIN_WINDOW", 15 * 60)  # seconds from the first failure
+SIGNUPS_PER_ADDRESS_PER_HOUR = env_int("BILLION_SONGS_SIGNUPS_PER_HOUR", 10)
+PASSWORD_RESETS_PER_ADDRESS_PER_HOUR = env_int("BILLION_SONGS_PASSWORD_RESETS_PER_HOUR", 5)
+
+# Password-reset mail: printed on the console unless an SMTP host is configured.
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST")
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)  # STARTTLS on 587
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)  # implicit TLS on 465 (then set USE_TLS off)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Billion Songs <noreply@localhost>")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -147,4 +185,11 @@ SONG_BROWSER_MAX_AGE = env_int("BILLION_SONGS_BROWSER_MAX_AGE", 30 * 24 * 3600)
 SONG_SHARED_MAX_AGE = env_int("BILLION_SONGS_SHARED_MAX_AGE", 365 * 24 * 3600)
 # Part of every page-cache key: bump it (or deploy a new package version) to drop
 # rendered pages after a template change.
-SONG_PAGE_CACHE_VERSION = env_str("BILLION_SONGS_PAGE_CACHE_VERSION", "1")
+SONG_PAGE_CACHE_VERSION = env_str("BILLION_SONGS_PAGE_CACHE_VERSION", "2")
+# A removed (hidden) song's page is kept only briefly: a moderator may undo the hiding.
+SONG_REMOVED_MAX_AGE = env_int("BILLION_SONGS_REMOVED_MAX_AGE", 300)
+
+# --- Votes, charts, title suggestions -------------------------------------------------------
+CHART_CACHE_SECONDS = env_int("BILLION_SONGS_CHART_CACHE_SECONDS", 30)  # server and public caches; 0: none
+TITLE_SUGGESTION_MAX_LENGTH = 80  # characters, after whitespace is collapsed (the column's size)
+TITLE_SUGGESTIONS_PER_HOUR = env_int("BILLION_SONGS_TITLE_SUGGESTIONS_PER_HOUR", 10)  # per visitor

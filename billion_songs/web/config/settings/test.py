@@ -1,6 +1,7 @@
 """Tests: a real SQLite file in WAL mode (like production, and shared by the live
 server's threads), a fake generator, no background filler unless a test starts one."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["NAME"] = str(_TEST_DIR / "unused.sqlite3")
     # A file, not Django's shared in-memory database: WAL, real locking, real threads.
     DATABASES["default"]["TEST"] = {"NAME": str(_TEST_DIR / "test.sqlite3")}
+else:
+    # DATABASE_URL=postgres://...: a test database of this process's own, so that two
+    # test runs on one server (a developer's and a subprocess's) never share one.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_billion_songs_{os.getpid()}"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 
@@ -28,3 +33,5 @@ SONG_POOL_TARGET = 20
 SONG_POOL_SERVES = 3
 SONG_POOL_BATCH = 4
 RANDOM_VOTED_REFRESH = 0.0  # always read the latest votes
+CHART_CACHE_SECONDS = 0  # charts show the latest votes
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

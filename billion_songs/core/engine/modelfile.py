@@ -17,15 +17,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from billion_songs.core.atomic import atomic_directory
 from billion_songs.core.engine.gpt2 import GPT2Config, GPT2Model
 from billion_songs.core.engine.llama import LlamaConfig, LlamaModel
 
@@ -157,11 +155,8 @@ def write_model_dir(
     generation: GenerationSettings | None = None,
     source: dict | None = None,
 ) -> ModelManifest:
-    """Write a complete model directory atomically (temp dir, then rename)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    """Write a complete model directory atomically (hidden sibling, then rename)."""
+    with atomic_directory(Path(out_dir)) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS))
         (tmp / TOKENIZER).write_text(tokenizer_json, encoding="utf-8")
         manifest = ModelManifest(
@@ -175,12 +170,6 @@ def write_model_dir(
             files={f: sha256_file(tmp / f) for f in (WEIGHTS, TOKENIZER)},
         )
         (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

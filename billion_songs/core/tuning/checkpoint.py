@@ -15,14 +15,12 @@ moment leaves either the new or the old checkpoint complete (the old one under
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from billion_songs.core.atomic import atomic_directory
 from billion_songs.core.tuning.train_config import TrainConfig, TrainError
 
 CHECKPOINT = "checkpoint"
@@ -62,22 +60,11 @@ def save_checkpoint(run_dir: Path, config: TrainConfig, tunable, state: TrainerS
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / CHECKPOINT
-    staging = _fresh_sibling(final, "partial")
-    try:
+    # A checkpoint moved aside by the swap stays findable (see latest_checkpoint) until removed.
+    with atomic_directory(final) as staging:
         config.save(staging / CONFIG)
         tunable.save(staging / MODEL)
         torch.save(vars(state), staging / STATE)
-        _fsync_tree(staging)
-        if final.exists():
-            old = _fresh_sibling(final, "old")
-            os.replace(final, old / CHECKPOINT)
-            os.replace(staging, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return final
 
 
@@ -99,24 +86,3 @@ def restore_rng(rng: dict) -> None:
     torch.set_rng_state(rng["torch"])
     if rng.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
-
-
-def _fresh_sibling(final: Path, purpose: str) -> Path:
-    """A new hidden directory beside `final`: same file system, so renames are atomic."""
-    while True:
-        candidate = final.parent / f".{final.name}.{purpose}-{secrets.token_hex(4)}"
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-
-
-def _fsync_tree(root: Path) -> None:
-    """Flush the files to disk before the rename makes the checkpoint visible."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())

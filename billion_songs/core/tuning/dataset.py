@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from billion_songs.core.atomic import fresh_sibling, fsync_tree, swap_into_place
 from billion_songs.core.tuning.chunking import Chunks
 from billion_songs.core.tuning.errors import PrepareError
 
@@ -119,10 +118,10 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     final = Path(final)
     check_output_dir(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = _fresh_sibling(final, "partial")
+    staging = fresh_sibling(final, "partial")
     try:
         yield staging
-        _fsync_tree(staging)
+        fsync_tree(staging)
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -131,41 +130,4 @@ def atomic_directory(final: Path) -> Iterator[Path]:
 
 def _replace(staging: Path, final: Path) -> None:
     check_output_dir(final)  # again: something may have appeared while we worked
-    if not final.exists():
-        os.replace(staging, final)
-        return
-    if not any(final.iterdir()):
-        final.rmdir()
-        os.replace(staging, final)
-        return
-    old = _fresh_sibling(final, "old")
-    os.replace(final, old / final.name)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _fresh_sibling(final: Path, purpose: str) -> Path:
-    """A new hidden directory next to `final` (same file system, so renames are atomic),
-    created with the user's umask, unlike tempfile.mkdtemp's private 0700."""
-    while True:
-        candidate = final.parent / f".{final.name}.{purpose}-{secrets.token_hex(4)}"
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-
-
-def _fsync_tree(root: Path) -> None:
-    """Flush every file to disk before the rename makes the dataset visible."""
-    if not hasattr(os, "O_DIRECTORY"):  # Windows: rename is still atomic, skip the fsyncs
-        return
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    descriptor = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    swap_into_place(staging, final)

@@ -37,6 +37,13 @@ def _generator(model: str | None, threads: int | None, batch_size: int = 32):
         raise click.ClickException(str(exc)) from None
 
 
+def warn_if_failed(song: Song) -> None:
+    """A failed song is still printed (it is what the id maps to), with a note on stderr."""
+    if not song.ok:
+        click.echo(f"song {song.id}: every attempt failed the quality checks ({', '.join(song.rejected)})",
+                   err=True)
+
+
 def render(song: Song, as_json: bool) -> str:
     if as_json:
         return json.dumps(song.as_dict(), ensure_ascii=False) + "\n"
@@ -53,7 +60,9 @@ def render(song: Song, as_json: bool) -> str:
 def song(song_id: int, as_json: bool, model: str | None, threads: int | None) -> None:
     """Print song ID (0 to 2**64-1): title line, blank line, lyrics."""
     generator = _generator(model, threads, batch_size=1)
-    click.echo(render(generator.generate([song_id])[0], as_json), nl=False)
+    result = generator.generate([song_id])[0]
+    warn_if_failed(result)
+    click.echo(render(result, as_json), nl=False)
 
 
 @click.command()
@@ -81,6 +90,7 @@ def songs(first: int, count: int, batch_size: int, as_json: bool, model: str | N
     group = batch_size * 4
     for start in range(0, len(ids), group):
         for index, result in enumerate(generator.generate(ids[start:start + group])):
+            warn_if_failed(result)
             if not as_json and start + index > 0:
                 click.echo("%%")
             click.echo(render(result, as_json), nl=False)

@@ -43,7 +43,7 @@ def _section_label(line: str) -> str | None:
 def clean_title(raw: str) -> str:
     title = _clean_line(raw)
     title = re.sub(r"^(song )?title\s*:\s*", "", title, flags=re.IGNORECASE)
-    title = title.strip(" \"'“”‘’*-–—:")
+    title = title.strip(" \"'“”‘’*-–—:,;")  # a verse's first line often ends in "," or ";"
     if len(title) > MAX_TITLE_CHARS:
         title = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0]
     return title

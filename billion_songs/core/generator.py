@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from billion_songs.core.decode import RowResult, decode_batch, iter_decode
+from billion_songs.core.decode import decode_batch, iter_decode
 from billion_songs.core.engine.modelfile import LoadedModel
 from billion_songs.core.guards import check_song
 from billion_songs.core.interface import Finished, Restart, StreamEvent, TextDelta
@@ -55,8 +55,9 @@ class ModelLyricsGenerator:
     def _text(self, token_ids: list[int]) -> str:
         return self.loaded.tokenizer.decode(token_ids, skip_special_tokens=False)
 
-    def _judge(self, song_id: int, row: RowResult) -> tuple[str, str, str | None]:
-        title, lyrics = clean_song(self._text(row.token_ids), complete=row.complete)
+    def _judge(self, token_ids: list[int], complete: bool) -> tuple[str, str, str | None]:
+        """(title, lyrics, rejection reason or None) for one attempt's tokens."""
+        title, lyrics = clean_song(self._text(token_ids), complete=complete)
         return title, lyrics, check_song(title, lyrics)
 
     def generate(self, ids: Sequence[int], *, between_steps: Callable[[], None] | None = None) -> list[Song]:
@@ -77,7 +78,7 @@ class ModelLyricsGenerator:
                     rows = decode_batch(self.loaded.model, [prompts[i] for i in batch], batch, attempt,
                                         self.settings, self._ends, between_steps, self._prefix)
                     for song_id, row in zip(batch, rows):
-                        title, lyrics, reason = self._judge(song_id, row)
+                        title, lyrics, reason = self._judge(row.token_ids, row.complete)
                         if reason is None:
                             done[song_id] = self._song(song_id, title, lyrics, attempt, rejected[song_id])
                         else:
@@ -117,8 +118,7 @@ class ModelLyricsGenerator:
                 if not text.endswith("\ufffd") and len(text) > len(shown) and text.startswith(shown):
                     yield TextDelta(text[len(shown):])
                     shown = text
-            title, lyrics = clean_song(self._text(tokens), complete=complete)
-            reason = check_song(title, lyrics)
+            title, lyrics, reason = self._judge(tokens, complete)
             if reason is None:
                 yield Finished(self._song(song_id, title, lyrics, attempt, rejected))
                 return

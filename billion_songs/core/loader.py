@@ -15,11 +15,10 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 from billion_songs.core.adapters import adapter_base, is_adapter_dir, merge_adapter
-from billion_songs.core.embedded import ensure_embedded_model
+from billion_songs.core.embedded import ensure_embedded_model, say
 from billion_songs.core.engine.modelfile import (
     GenerationSettings,
     LoadedModel,
@@ -41,10 +40,6 @@ def default_model_spec() -> str:
     return str(SHIPPED_ADAPTER) if is_adapter_dir(SHIPPED_ADAPTER) else EMBEDDED
 _HF_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
              "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
-
-
-def _say(message: str) -> None:
-    print(f"[billion-songs] {message}", file=sys.stderr, flush=True)
 
 
 _ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "tokenizer.json",
@@ -90,7 +85,7 @@ def resolve_model_dir(spec: str | None = None) -> Path:
             key = hashlib.sha256((base + _files_hash(path, _ADAPTER_FILES)).encode()).hexdigest()[:16]
             target = cache_dir() / "models" / "adapters" / f"{path.name}-{key}"
             if not is_model_dir(target):
-                _say(f"merging the adapter {path} into {base} and converting it (once) -> {target}")
+                say(f"merging the adapter {path} into {base} and converting it (once) -> {target}")
                 from billion_songs.core.engine.convert import convert_hf_model
 
                 model, tokenizer = merge_adapter(path)
@@ -104,14 +99,14 @@ def resolve_model_dir(spec: str | None = None) -> Path:
             )
         target = cache_dir() / "models" / "converted" / f"{path.name}-{_files_hash(path, _HF_FILES)}"
         if not is_model_dir(target):
-            _say(f"converting the Hugging Face checkpoint {path} to int8 (once) -> {target}")
+            say(f"converting the Hugging Face checkpoint {path} to int8 (once) -> {target}")
             _convert_hf(str(path), target, name=path.name)
         return target
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise ModelLoadError(f"{spec}: no such model directory")
     target = cache_dir() / "models" / "hub" / spec.replace("/", "--")
     if not is_model_dir(target):
-        _say(f"fetching {spec} from the Hugging Face hub and converting it (once)")
+        say(f"fetching {spec} from the Hugging Face hub and converting it (once)")
         try:
             _convert_hf(spec, target, name=spec.split("/")[-1])
         except ModelLoadError as exc:

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from billion_songs.core.atomic import fresh_sibling, fsync_tree, swap_into_place
+from billion_songs.core import atomic
 from billion_songs.core.tuning.chunking import Chunks
 from billion_songs.core.tuning.errors import PrepareError
 
@@ -110,24 +108,9 @@ def write_meta(directory: Path, meta: dict) -> None:
     (directory / META).write_text(text + "\n", encoding="utf-8")
 
 
-@contextlib.contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
+def atomic_directory(final: Path) -> contextlib.AbstractContextManager[Path]:
     """Yield an empty temporary directory beside `final`; on success it replaces `final`
     (an earlier dataset there is removed only after the new one is in place), on any
-    error or interrupt it is deleted and `final` is left as it was."""
-    final = Path(final)
-    check_output_dir(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = fresh_sibling(final, "partial")
-    try:
-        yield staging
-        fsync_tree(staging)
-        _replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _replace(staging: Path, final: Path) -> None:
-    check_output_dir(final)  # again: something may have appeared while we worked
-    swap_into_place(staging, final)
+    error or interrupt it is deleted and `final` is left as it was. `final` must be empty,
+    absent or an earlier prepared dataset, checked before and after the work."""
+    return atomic.atomic_directory(Path(final), check=check_output_dir)

@@ -21,14 +21,16 @@ _WORDS = (
 
 
 class FakeLyricsGenerator:
-    """Deterministic toy songs. `line_delay` slows streaming to test "first line fast";
-    ids in `failing_ids` produce a failed song (ok=False), like a model that never
+    """Deterministic toy songs. `line_delay` slows streaming to test "first line fast",
+    `song_delay` slows `generate` (seconds per song, paced between steps) to test a batch
+    interrupted midway; ids in `failing_ids` produce a failed song (ok=False), like a model that never
     passed its quality guards."""
 
-    def __init__(self, *, model_version: str = "fake-1", line_delay: float = 0.0,
+    def __init__(self, *, model_version: str = "fake-1", line_delay: float = 0.0, song_delay: float = 0.0,
                  failing_ids: frozenset[int] = frozenset()):
         self._model_version = model_version
         self.line_delay = line_delay
+        self.song_delay = song_delay
         self.failing_ids = failing_ids
         self.generated_ids: list[int] = []  # every id generated, for single-flight tests
 
@@ -58,6 +60,8 @@ class FakeLyricsGenerator:
         for song_id in ids:
             if between_steps is not None:
                 between_steps()
+            if self.song_delay:
+                time.sleep(self.song_delay)
             songs.append(self._song(song_id))
         return songs
 

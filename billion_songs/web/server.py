@@ -1,4 +1,5 @@
-"""Starting the site: settings from options, migrations, the model, then uvicorn.
+"""Starting the site and its workers: settings from options, migrations, the model,
+then uvicorn (or, for `billion-songs worker`, Celery).
 
 The order matters. The generator is loaded (and, on a fresh machine, prepared with
 progress on the terminal) before the port is opened, so no visitor ever reaches a site
@@ -28,8 +29,28 @@ def configure(*, host: str, data_dir: Path | None) -> None:
         os.environ["DJANGO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys(hosts))
 
 
+def migrate() -> None:
+    """Apply migrations; on PostgreSQL under an advisory lock, so that web processes
+    started together on several machines migrate one after the other."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        call_command("migrate", interactive=False, verbosity=0)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+
+
+MIGRATION_LOCK = 0x6269_6C6C_736F_6E67 >> 1  # "billsong", fits a signed bigint
+
+
 def run(*, host: str, port: int, data_dir: Path | None = None, model: str | None = None,
-        threads: int | None = None) -> None:
+        threads: int | None = None, workers: int = 1) -> None:
     configure(host=host, data_dir=data_dir)
 
     import django
@@ -38,32 +59,82 @@ def run(*, host: str, port: int, data_dir: Path | None = None, model: str | None
 
     import uvicorn
     from django.conf import settings
-    from django.core.management import call_command
 
     from billion_songs.web.songs import runtime
 
+    if workers > 1 and not settings.SONG_WORKERS:
+        raise click.UsageError(
+            "several web processes share their random pool and single-flight locks through Redis, and "
+            "leave writing songs to Celery workers: set REDIS_URL and start `billion-songs worker` "
+            "(see the README's \"Scaling out\")")
     click.echo(f"Data directory: {settings.DATA_DIR}")
     settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     click.echo("Applying database migrations...")
-    call_command("migrate", interactive=False, verbosity=0)
-    click.echo("Loading the lyrics model (the first start prepares it, with progress below)...")
-    songs = runtime.start(model=model, threads=threads)
-    click.echo(f"Model ready: {songs.generator.model_version}")
-
-    from billion_songs.web.config.asgi import application
+    migrate()
+    if settings.SONG_WORKERS:
+        songs = runtime.start()
+        click.echo("Songs are written by Celery workers (`billion-songs worker`) through Redis; "
+                   "this process loads no model.")
+    else:
+        click.echo("Loading the lyrics model (the first start prepares it, with progress below)...")
+        songs = runtime.start(model=model, threads=threads)
+        click.echo(f"Model ready: {songs.generator.model_version}")
 
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Starting the web server on http://{shown}:{port}/ ...")
+    click.echo(f"Starting the web server on http://{shown}:{port}/ with {workers} process(es)...")
+    options = dict(
+        host=host,
+        port=port,
+        lifespan="off",  # Django's ASGI handler does not speak the lifespan protocol
+        log_level="info",  # says when the port is open ("Uvicorn running on ...")
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,  # songs still streaming get 5 s to finish
+        timeout_worker_healthcheck=60,  # a process starting on a busy machine is not dead
+    )
     try:
-        uvicorn.run(
-            application,
-            host=host,
-            port=port,
-            lifespan="off",  # Django's ASGI handler does not speak the lifespan protocol
-            log_level="info",  # says when the port is open ("Uvicorn running on ...")
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=5,  # songs still streaming get 5 s to finish
-        )
+        if workers > 1:
+            # Each process imports the application and builds its own (model-free) runtime.
+            uvicorn.run("billion_songs.web.config.asgi:application", workers=workers, **options)
+        else:
+            from billion_songs.web.config.asgi import application
+
+            uvicorn.run(application, **options)
     finally:
         songs.stop()
+
+
+def run_worker(*, data_dir: Path | None = None, model: str | None = None, threads: int | None = None,
+               concurrency: int = 2, log_level: str = "info") -> None:
+    """A Celery worker: load the model once, start the pool top-up, consume tasks."""
+    configure(host="127.0.0.1", data_dir=data_dir)
+
+    import django
+
+    django.setup()
+
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL or not settings.REDIS_URL:
+        raise click.UsageError("a worker needs Redis: set REDIS_URL (and DATABASE_URL for PostgreSQL), "
+                               "the same as the web processes'")
+    from billion_songs.web.config.celery import app
+    from billion_songs.web.songs import worker
+    from billion_songs.web.songs.generation import generator_load
+
+    click.echo("Loading the lyrics model (the first start prepares it, with progress below)...")
+    generator = generator_load(model=model, threads=threads)
+    click.echo(f"Model ready: {generator.model_version}")
+    songs_worker = worker.start(generator)
+    try:
+        app.worker_main([
+            "worker",
+            "--pool=threads",  # one process, one model; a thread for visitors beside a batch
+            f"--concurrency={concurrency}",
+            "--queues=songs,pool",
+            f"--loglevel={log_level}",
+            f"--hostname=songs-{os.getpid()}@%h",
+            "--without-gossip", "--without-mingle",  # no chatter between workers: they share nothing but Redis
+        ])
+    finally:
+        songs_worker.stop()

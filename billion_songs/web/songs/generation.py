@@ -19,5 +19,7 @@ def generator_load(*, model: str | None = None, threads: int | None = None) -> L
 
 def fake_generator(model: str | None = None, threads: int | None = None) -> LyricsGenerator:
     """The model-free generator, for running the site without a model. `model` becomes
-    its model_version; FAKE_GENERATOR_LINE_DELAY slows streaming down to a model's pace."""
-    return FakeLyricsGenerator(model_version=model or "fake-1", line_delay=settings.FAKE_GENERATOR_LINE_DELAY)
+    its model_version; FAKE_GENERATOR_LINE_DELAY and FAKE_GENERATOR_SONG_DELAY slow streaming
+    and batches down to a model's pace."""
+    return FakeLyricsGenerator(model_version=model or "fake-1", line_delay=settings.FAKE_GENERATOR_LINE_DELAY,
+                               song_delay=settings.FAKE_GENERATOR_SONG_DELAY)

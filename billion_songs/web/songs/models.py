@@ -99,6 +99,9 @@ class SongTally(models.Model):
     # The lower bound of the 95% Wilson score interval of the share of up votes: a song
     # with 900 up and 100 down (0.88) ranks above one lucky vote (1 up: 0.21).
     wilson = models.FloatField(default=0.0)
+    # +1 on every change, under the row's lock: orders the copies of these counts that
+    # the vote counts cache in Redis receives (shared/votes.py keeps the highest).
+    revision = models.PositiveBigIntegerField(default=0)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

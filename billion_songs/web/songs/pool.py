@@ -4,9 +4,8 @@ The pool holds song *ids* only; the songs themselves are stored rows (written by
 filler before their ids enter the pool), so a pooled song's page is an ordinary stored
 page, cached like any other. 50,000 ids in two flat arrays take about 450 kB.
 
-Issue 6 replaces this in-process pool with a Redis set shared by web processes and
-filled by Celery workers; `SongPool`'s methods (add, take, drain_exhausted, discard) are
-the seam.
+Scaled out, `shared/pool.py`'s `RedisSongPool` takes its place: a Redis set shared by the
+web processes and filled by Celery workers, behind the same add/take/discard/len.
 """
 
 from __future__ import annotations
@@ -98,6 +97,11 @@ class SongPool:
             exhausted, self._exhausted = self._exhausted, []
         return exhausted
 
+    def exhausted_again(self, song_ids: list[int]) -> None:
+        """Put drained ids back (marking them in the database failed)."""
+        with self._lock:
+            self._exhausted[:0] = song_ids
+
     def _update_below_target(self) -> None:
         if len(self._ids) < self.target:
             self.below_target.set()
@@ -174,7 +178,11 @@ class PoolFiller(threading.Thread):
     def _flush_exhausted(self) -> None:
         exhausted = self.pool.drain_exhausted()
         if exhausted:
-            services.songs_leave_pool(song_ids=exhausted)
+            try:
+                services.songs_leave_pool(song_ids=exhausted)
+            except Exception:
+                self.pool.exhausted_again(exhausted)  # the database is down: next round
+                raise
 
 
 class _Stopped(Exception):

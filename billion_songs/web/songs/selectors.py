@@ -7,6 +7,7 @@ import random as _random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from billion_songs.web.songs.models import (
     TitleSuggestionVote,
     Vote,
 )
+from billion_songs.web.songs.shared import votes as vote_counts
 
 
 def song_get(*, song_id: int) -> Song | None:
@@ -55,12 +57,26 @@ def song_scores_voted_up(*, limit: int) -> list[tuple[int, int]]:
 
 def song_vote_summary(*, song_id: int, user) -> dict:
     """Counts and the visitor's own vote, for the per-user (never publicly cached) part."""
-    tally = SongTally.objects.filter(song_id=song_id).values("up", "down", "score").first()
-    summary = tally or {"up": 0, "down": 0, "score": 0}
+    summary = _vote_counts(song_id)
     mine = None
     if user is not None and user.is_authenticated:
         mine = Vote.objects.filter(song_id=song_id, user=user).values_list("value", flat=True).first()
     return {**summary, "mine": mine}
+
+
+def _vote_counts(song_id: int) -> dict:
+    """The song's counts: from the Redis cache when there is one, else from its tally
+    (and then into the cache, unless a newer revision got there first)."""
+    if settings.REDIS_URL:
+        cached = vote_counts.counts_get(song_id=song_id)
+        if cached is not None:
+            up, down = cached
+            return {"up": up, "down": down, "score": up - down}
+    tally = SongTally.objects.filter(song_id=song_id).values("up", "down", "revision").first()
+    tally = tally or {"up": 0, "down": 0, "revision": 0}
+    if settings.REDIS_URL:
+        vote_counts.counts_set(song_id=song_id, up=tally["up"], down=tally["down"], revision=tally["revision"])
+    return {"up": tally["up"], "down": tally["down"], "score": tally["up"] - tally["down"]}
 
 
 def song_visibility(*, song_id: int) -> str:

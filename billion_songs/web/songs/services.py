@@ -24,6 +24,7 @@ from billion_songs.web.songs.models import (
     Vote,
 )
 from billion_songs.web.songs.ranking import wilson_lower_bound
+from billion_songs.web.songs.shared import votes as vote_counts
 
 
 def _row(song: GeneratedSong, *, in_pool: bool) -> Song:
@@ -81,9 +82,10 @@ def songs_leave_pool(*, song_ids: Iterable[int]) -> int:
 # transaction is IMMEDIATE and so serialized anyway. One lock per transaction: no
 # deadlocks. The unique constraint on (user, song) is the last line of defence.
 #
-# Issue 6 can move the counts to Redis (HINCRBY on commit, flushed to SongTally) behind
-# `_tally_locked` / `_tally_count`: the Vote rows stay the truth, and `tallies_recount`
-# and `selectors.tally_mismatches` rebuild and check the cache from them.
+# With REDIS_URL set, every committed tally is also copied to the vote counts cache in
+# Redis (shared/votes.py), which the per-visitor fragment of every song page reads. The
+# Vote rows stay the truth: `tallies_recount` and `selectors.tally_mismatches` rebuild
+# and check the tallies from them.
 
 
 class Unavailable(Exception):
@@ -127,7 +129,11 @@ def _count(counted, value: int, sign: int) -> None:
 
 def _tally_save(tally: SongTally) -> None:
     tally.wilson = wilson_lower_bound(tally.up, tally.down)
-    tally.save(update_fields=["up", "down", "score", "wilson", "updated"])
+    tally.revision += 1
+    tally.save(update_fields=["up", "down", "score", "wilson", "revision", "updated"])
+    if settings.REDIS_URL:  # the counts every page's /me fragment reads, once committed
+        song_id, up, down, revision = tally.song_id, tally.up, tally.down, tally.revision
+        transaction.on_commit(lambda: vote_counts.counts_set(song_id=song_id, up=up, down=down, revision=revision))
 
 
 @transaction.atomic

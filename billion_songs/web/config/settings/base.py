@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "billion_songs.web.config.middleware.AuthenticationMiddleware",
     "billion_songs.web.config.middleware.MessageMiddleware",
     "billion_songs.web.config.middleware.XFrameOptionsMiddleware",
+    # Last, next to the views: a view that finds the database unreachable answers 503.
+    "billion_songs.web.config.middleware.DatabaseUnavailableMiddleware",
 ]
 # Messages ("Welcome!", errors after a vote without JavaScript) live in a signed cookie:
 # no session read or write on the event loop, and untouched unless a view adds one.
@@ -87,21 +89,38 @@ _database_url = env_str("DATABASE_URL")
 DATABASES = {
     "default": parse_database_url(_database_url) if _database_url else sqlite_database(DATA_DIR / "billion-songs.sqlite3")
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails a request in seconds (a 503 page) instead of after the
+    # system's TCP timeout; ?connect_timeout=N in DATABASE_URL overrides it.
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# CONN_MAX_AGE stays Django's 0: each request (and each generation thread) opens its own
+# connection and closes it when done, so a connection broken by a database restart is
+# never reused and the site recovers by itself (tests/web/test_database_down.py).
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis, when REDIS_URL is set: the Django cache, the shared random pool, vote counts,
+# single-flight locks and the Celery broker, shared by every web process and worker.
+REDIS_URL = env_str("REDIS_URL")
+
 # The Django cache holds rendered song pages (a stored song never changes, so entries
-# never go stale). Local memory per process by default; REDIS_URL shares it (issue 6).
-_redis_url = env_str("REDIS_URL")
+# never go stale). Local memory per process by default; Redis with REDIS_URL. A Redis
+# outage must not break pages: cache errors count as misses (django-redis's
+# IGNORE_EXCEPTIONS) and pages are rendered from the database meanwhile.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
-        if _redis_url
+        {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+        if REDIS_URL
         else {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "OPTIONS": {"MAX_ENTRIES": env_int("BILLION_SONGS_PAGE_CACHE_ENTRIES", 5000)},
         }
     )
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False  # an outage is logged once, by shared/redis.py's breaker
 
 # --- Accounts ---------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["billion_songs.web.accounts.backends.ThrottledModelBackend"]
@@ -168,6 +187,7 @@ SONG_GENERATOR_FACTORY = env_str("BILLION_SONGS_GENERATOR_FACTORY", "billion_son
 SONG_GENERATOR_MODEL = env_str("BILLION_SONGS_MODEL") or None  # None: the embedded default model
 SONG_GENERATOR_THREADS = env_int("BILLION_SONGS_THREADS", 0) or None  # None: the engine decides
 FAKE_GENERATOR_LINE_DELAY = env_float("BILLION_SONGS_FAKE_LINE_DELAY", 0.0)  # seconds per streamed line
+FAKE_GENERATOR_SONG_DELAY = env_float("BILLION_SONGS_FAKE_SONG_DELAY", 0.0)  # seconds per song of a batch
 
 SONG_GENERATIONS_AT_ONCE = env_int("BILLION_SONGS_GENERATIONS_AT_ONCE", 2)  # visitors' new ids written together
 
@@ -193,3 +213,32 @@ SONG_REMOVED_MAX_AGE = env_int("BILLION_SONGS_REMOVED_MAX_AGE", 300)
 CHART_CACHE_SECONDS = env_int("BILLION_SONGS_CHART_CACHE_SECONDS", 30)  # server and public caches; 0: none
 TITLE_SUGGESTION_MAX_LENGTH = 80  # characters, after whitespace is collapsed (the column's size)
 TITLE_SUGGESTIONS_PER_HOUR = env_int("BILLION_SONGS_TITLE_SUGGESTIONS_PER_HOUR", 10)  # per visitor
+
+# --- Scale-out: Celery workers ----------------------------------------------------------
+# With workers, web processes never load a model: `billion-songs worker` processes write
+# the songs visitors ask for and keep the shared pool filled. On by default with REDIS_URL.
+SONG_WORKERS = env_bool("BILLION_SONGS_WORKERS", bool(REDIS_URL))
+SONG_FLIGHT_LEASE = env_float("BILLION_SONGS_FLIGHT_LEASE", 15.0)  # seconds a dead writer's lock outlives it
+SONG_FLIGHT_PATIENCE = env_float("BILLION_SONGS_FLIGHT_PATIENCE", 300.0)  # seconds a visitor waits on silence
+SONG_POOL_TOPUP_INTERVAL = env_float("BILLION_SONGS_POOL_TOPUP_INTERVAL", 2.0)  # seconds between pool checks
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True  # results go to the database and the flight streams
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged when it is done, not when it starts: a worker killed mid-song
+# or mid-batch leaves its tasks unacknowledged, and the broker hands them to another
+# worker after the visibility timeout (checked every `unacked_restore_interval`).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a busy worker does not hoard queued songs
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("BILLION_SONGS_TASK_VISIBILITY_TIMEOUT", 600),
+    "unacked_restore_interval": env_int("BILLION_SONGS_TASK_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": 1,  # scan on every interval: the interval alone sets the pace
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+}
+CELERY_TASK_ROUTES = {"songs.generate": {"queue": "songs"}, "songs.pool_batch": {"queue": "pool"}}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # Django's LOGGING above stays in charge

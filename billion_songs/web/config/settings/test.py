@@ -29,6 +29,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast use
 
 SONG_GENERATOR_FACTORY = "billion_songs.web.songs.generation.fake_generator"
 SONG_POOL_FILL = False
+SONG_WORKERS = False  # the in-process runtime; tests/web/scale runs workers as real processes
 SONG_POOL_TARGET = 20
 SONG_POOL_SERVES = 3
 SONG_POOL_BATCH = 4

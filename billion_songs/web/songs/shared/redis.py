@@ -1,0 +1,82 @@
+"""Redis clients for the web processes and the workers.
+
+One synchronous client per process (redis-py's connection pool is thread-safe) and one
+asyncio client per event loop (an asyncio connection belongs to the loop that opened it).
+Short timeouts: Redis is on the local network, and a request must never hang on it.
+
+`breaker` keeps a Redis outage cheap: after a connection error, callers that can do
+without Redis (Make Random, the vote counts cache) skip it for a second instead of
+paying a connection attempt per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "bs:"  # every key this project writes, besides Django's cache and Celery's
+
+Error = redis.RedisError  # what a caller catches: connection errors, timeouts, replies
+
+_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 15,
+            "decode_responses": True}
+_client: redis.Redis | None = None
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def key(*parts) -> str:
+    return KEY_PREFIX + ":".join(str(part) for part in parts)
+
+
+def client() -> redis.Redis:
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = redis.Redis.from_url(settings.REDIS_URL, **_OPTIONS)
+    return _client
+
+
+def async_client() -> redis.asyncio.Redis:
+    loop = asyncio.get_running_loop()
+    found = _async_clients.get(loop)
+    if found is None:
+        found = _async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_OPTIONS)
+    return found
+
+
+class Breaker:
+    """Open for `pause` seconds after a failure: `closed()` is False meanwhile. The first
+    failure of an outage is logged, not every request's."""
+
+    def __init__(self, pause: float = 1.0):
+        self.pause = pause
+        self._open_until = 0.0
+        self._failing = False
+
+    def closed(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def failed(self, error: Exception, what: str) -> None:
+        if not self._failing:
+            log.warning("Redis unavailable (%s): %s; using the database meanwhile", what, error)
+        self._failing = True
+        self._open_until = time.monotonic() + self.pause
+
+    def succeeded(self) -> None:
+        if self._failing:
+            log.info("Redis is back")
+        self._failing = False
+
+
+breaker = Breaker()

@@ -1,0 +1,194 @@
+"""A scaled-out site made of real processes, for the scale-out and fault tests: web
+processes (`billion-songs serve`) and Celery workers (`billion-songs worker`) started as
+subprocesses on a PostgreSQL database of the test's own and a private Redis server, so
+that a test may kill -9 a worker or restart Redis without touching anything else.
+
+The workers write songs with the fake generator, slowed down to a model's pace, so that
+"in the middle of a batch" lasts long enough to be hit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.redis_server import RedisServer, free_port, wait_for
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BIN = Path(sys.executable).parent / "billion-songs"
+
+pytestmark = pytest.mark.slow
+
+
+class Process:
+    def __init__(self, name: str, args: list[str], env: dict, log_path: Path):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.popen = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill9(self) -> None:
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.log.close()
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+class Web:
+    def __init__(self, process: Process, port: int):
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, *, timeout: float = 60) -> tuple[int, dict, bytes]:
+        request = urllib.request.Request(self.url + path)
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Site:
+    """PostgreSQL database + private Redis + any number of web and worker processes."""
+
+    def __init__(self, tmp: Path, database: str, redis_server: RedisServer, **settings: str):
+        self.tmp = tmp
+        self.database = database
+        self.redis_server = redis_server
+        self.processes: list[Process] = []
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "REDIS_URL": redis_server.url,
+            "BILLION_SONGS_DATA_DIR": str(tmp / "data"),
+            "BILLION_SONGS_GENERATOR_FACTORY": "billion_songs.web.songs.generation.fake_generator",
+            "BILLION_SONGS_POOL_TARGET": "8",
+            "BILLION_SONGS_POOL_BATCH": "4",
+            "BILLION_SONGS_POOL_TOPUP_INTERVAL": "0.5",
+            "BILLION_SONGS_FLIGHT_LEASE": "3",
+            "BILLION_SONGS_FLIGHT_PATIENCE": "60",
+            "BILLION_SONGS_TASK_VISIBILITY_TIMEOUT": "6",
+            "BILLION_SONGS_TASK_RESTORE_INTERVAL": "1",
+            "BILLION_SONGS_RANDOM_VOTED_REFRESH": "0",
+            **settings,
+        }
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)  # the commands choose production settings
+
+    def start_web(self, *, workers: int = 1) -> Web:
+        port = free_port()
+        process = self._start(f"web-{port}", ["serve", "--port", str(port), "--workers", str(workers)])
+        web = Web(process, port)
+        wait_for(lambda: _healthy(web) or _dead(process), timeout=90, what=f"{process.name} to answer")
+        assert process.alive(), process.output()
+        return web
+
+    def start_worker(self) -> Process:
+        process = self._start(f"worker-{len(self.processes)}", ["worker", "--concurrency", "2", "--loglevel", "info"])
+        wait_for(lambda: " ready." in process.output() or _dead(process), timeout=90, what=f"{process.name} to start")
+        assert process.alive(), process.output()
+        return process
+
+    def _start(self, name: str, args: list[str]) -> Process:
+        process = Process(name, [str(BIN), *args], self.env, self.tmp / f"{name}.log")
+        self.processes.append(process)
+        return process
+
+    def sql(self, query: str, *params):
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.database}", autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def redis(self):
+        return self.redis_server.client()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"----- {p.name} -----\n{p.output()[-4000:]}" for p in self.processes)
+
+
+def _healthy(web: Web) -> bool:
+    try:
+        return web.get("/healthz", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def _dead(process: Process) -> bool:
+    return not process.alive()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of the test's own, which it may kill and start again."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def site_factory(tmp_path, redis_server, request):
+    """Make a Site on a fresh PostgreSQL database; everything is stopped and dropped after."""
+    database = f"bs_scale_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    sites: list[Site] = []
+
+    def make(**settings: str) -> Site:
+        site = Site(tmp_path, database, redis_server, **settings)
+        sites.append(site)
+        return site
+
+    yield make
+    for site in sites:
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            print(site.logs())
+        site.stop()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report
+
+
+OFFSET = 2**63  # the songs table stores id - 2**63 (billion_songs/web/songs/fields.py)

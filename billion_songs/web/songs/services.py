@@ -287,7 +287,9 @@ def _after_visibility_change(song_ids: list[int], hidden: bool) -> None:
     timer = threading.Timer(2.0, lambda: [pages.page_purge(song_id=song_id) for song_id in song_ids])
     timer.daemon = True
     timer.start()
-    current = runtime.peek()
+    # Scaled out, the pool is shared: take the songs out of it even if this process has
+    # not built its (model-free, cheap) runtime yet.
+    current = runtime.get() if settings.SONG_WORKERS else runtime.peek()
     if current is not None:
         if hidden:
             current.pool.discard(song_ids)

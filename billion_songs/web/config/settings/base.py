@@ -93,9 +93,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable server fails a request in seconds (a 503 page) instead of after the
     # system's TCP timeout; ?connect_timeout=N in DATABASE_URL overrides it.
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-# CONN_MAX_AGE stays Django's 0: each request (and each generation thread) opens its own
-# connection and closes it when done, so a connection broken by a database restart is
-# never reused and the site recovers by itself (tests/web/test_database_down.py).
+# CONN_MAX_AGE stays Django's 0 (persistent connections do not suit ASGI): a request
+# closes its connection when done, or, on PostgreSQL in production, hands it back to a
+# checked pool (production.py), so a connection broken by a database restart is never
+# reused and the site recovers by itself (tests/web/test_database_down.py).
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis, when REDIS_URL is set: the Django cache, the shared random pool, vote counts,
@@ -174,7 +175,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "billion_songs": {"handlers": ["console"], "level": env_str("BILLION_SONGS_LOG_LEVEL", "INFO")},
+        # propagate: False, or a Celery worker (whose root logger has a handler) prints each line twice
+        "billion_songs": {"handlers": ["console"], "level": env_str("BILLION_SONGS_LOG_LEVEL", "INFO"),
+                          "propagate": False},
         "django": {"handlers": ["console"], "level": "WARNING"},
     },
 }

@@ -51,7 +51,7 @@ class RedisSongPool:
         self.local_picks = local_picks
         self._picks: list[int] = []
         self._lock = threading.Lock()
-        self._draw = shared_redis.client().register_script(_DRAW)
+        self._draw = shared_redis.fast_client().register_script(_DRAW)
 
     def __len__(self) -> int:
         return shared_redis.client().scard(IDS)

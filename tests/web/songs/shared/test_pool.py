@@ -55,3 +55,19 @@ def test_without_redis_take_answers_none_at_once(unreachable_redis):
 def test_pool_keys_are_the_documented_ones(redis_url, private_redis):
     RedisSongPool(target=1, serves=1).add([5])
     assert private_redis.client().smembers(IDS) == {"5"}
+
+
+def test_a_song_hidden_by_a_moderator_leaves_the_shared_pool(redis_url, settings, transactional_db):
+    from billion_songs.web.songs import runtime, services
+    from tests.web.songs.helpers import store
+
+    settings.SONG_WORKERS = True
+    previous = runtime.install(None)  # this process has not built its runtime yet
+    try:
+        store(21, 22)
+        RedisSongPool(target=10, serves=3).add([21, 22])  # pooled by a worker
+        services.songs_hide(song_ids=[21])
+        pool = runtime.get().pool
+        assert len(pool) == 1 and pool.take() == 22
+    finally:
+        runtime.install(previous)

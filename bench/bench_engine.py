@@ -115,7 +115,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     ensure_embedded_model()
-    generator = load_generator(threads=args.threads)
+    # The plain embedded model on both sides: the baseline loads the same GGUF file (the
+    # default model, the verse adapter, adds tokens that the GGUF does not have).
+    generator = load_generator("embedded", threads=args.threads)
     n = args.tokens
     ids = same_length_ids(generator, 32)
     rows = []

@@ -1,48 +1,59 @@
-"""W8A8 linear layers: int8 weights (one scale per output channel), int8 activations
-(one scale per row), exact int32 accumulation through `torch._int_mm`.
+"""W8A7 linear layers: int8 weights (one scale per output channel), 7-bit activations
+(one scale per row), exact int32 accumulation.
 
 Integer accumulation is associative, so the result of a row never depends on how the
 matrix multiply is blocked or threaded, nor on the other rows in the batch.
+
+Why 7-bit activations: x86 int8 kernels without VNNI (AVX2: vpmaddubsw) multiply unsigned
+by signed bytes and add each pair of products in int16 *with saturation*. With
+activations in [-63, 63], shifted to unsigned [1, 127], a pair is at most 2*127*127 =
+32,258 and never saturates, so every kernel (oneDNN on AVX2 or VNNI, `torch._int_mm`) gives
+the same exact sums and every x86 machine writes the same songs. (PyTorch's own x86
+quantization reduces the activation range for the same reason.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
+from dataclasses import dataclass
 
 import torch
 
-_QMAX = 127.0
+_QMAX = 127.0  # weights: int8 in [-127, 127]
+_ACT_QMAX = 63.0  # activations: [-63, 63]
+_ACT_ZERO = 64  # ... stored unsigned as [1, 127] for oneDNN
 
 
 @functools.cache
 def onednn_int8_available() -> bool:
-    """oneDNN's prepacked int8 matmul: ~1.4x faster than `torch._int_mm`, which repacks the
-    weights on every call. Used only where the CPU has VNNI instructions, which multiply
-    u8 by s8 without the int16 saturation of older AVX2 kernels, so results stay exact."""
+    """oneDNN's prepacked int8 matmul: several times faster than `torch._int_mm`, which
+    repacks the weights on every call (and on AVX2-only CPUs runs a slow generic loop).
+    Used when a self-test on worst-case inputs gives exactly the `torch._int_mm` result."""
     try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    if "avx512_vnni" not in flags and "avx_vnni" not in flags:
-        return False
-    try:
-        w = torch.ones(16, 16, dtype=torch.int8)
-        packed = torch.ops.onednn.qlinear_prepack(w, None)
-        x = torch.full((1, 16), 129, dtype=torch.uint8)
-        y = _onednn_mm(x, packed, torch.ones(16))
-        return bool(torch.equal(y, torch.full((1, 16), 16.0)))
+        generator = torch.Generator().manual_seed(0)
+        weight = torch.randint(-127, 128, (48, 256), dtype=torch.int8, generator=generator)
+        weight[0], weight[1] = 127, -127  # the largest sums of both signs
+        x_q = torch.randint(-63, 64, (5, 256), dtype=torch.int8, generator=generator)
+        x_q[0], x_q[1] = 63, -63
+        scale = torch.rand(48, generator=generator) + 0.5
+        packed = torch.ops.onednn.qlinear_prepack(weight, None)
+        fast = _onednn_mm((x_q.to(torch.int16) + _ACT_ZERO).to(torch.uint8), packed, scale)
+        exact = torch._int_mm(x_q, weight.t().contiguous()).to(torch.float32).mul_(scale)
+        return bool(torch.equal(fast, exact))
     except (RuntimeError, AttributeError):
         return False
 
 
 def _onednn_mm(x_u8: torch.Tensor, packed: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor:
-    """(x_u8 - 128) @ W^T * w_scale in float32, exact int32 accumulation inside oneDNN."""
-    zero_points = torch.zeros(w_scale.shape[0], dtype=torch.int64)
+    """(x_u8 - 64) @ W^T * w_scale in float32, exact int32 accumulation inside oneDNN."""
     return torch.ops.onednn.qlinear_pointwise(
-        x_u8, 1.0, 128, packed, w_scale, zero_points, None, 1.0, 0, torch.float32, "none", [], ""
+        x_u8, 1.0, _ACT_ZERO, packed, w_scale, _zeros(w_scale.shape[0]), None, 1.0, 0, torch.float32, "none", [], ""
     )
+
+
+@functools.cache
+def _zeros(n: int) -> torch.Tensor:
+    return torch.zeros(n, dtype=torch.int64)  # the weights' zero points (symmetric)
 
 
 @dataclass
@@ -76,10 +87,10 @@ class Int8Linear:
         """x: float32 [..., in] -> float32 [..., out]."""
         shape = x.shape
         rows = x.reshape(-1, shape[-1])  # [M, in]
-        x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / _QMAX  # [M, 1]
-        x_q = torch.round(rows / x_scale).clamp_(-_QMAX, _QMAX)
+        x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / _ACT_QMAX  # [M, 1]
+        x_q = torch.round(rows / x_scale).clamp_(-_ACT_QMAX, _ACT_QMAX)
         if self.packed is not None:
-            y = _onednn_mm((x_q + 128.0).to(torch.uint8), self.packed, self.scale)  # acc * scale
+            y = _onednn_mm((x_q + _ACT_ZERO).to(torch.uint8), self.packed, self.scale)  # acc * scale
             y.mul_(x_scale)
         else:
             acc = torch._int_mm(x_q.to(torch.int8), self.weight_t)  # int32 [M, out], exact

@@ -82,11 +82,12 @@ def test_cache_prefix_rows_start_from_the_shared_prefix():
 
 
 def test_the_onednn_and_int_mm_paths_give_the_same_bits():
-    """Machines without VNNI fall back to torch._int_mm; their songs must not differ."""
+    """Machines where oneDNN is not exact fall back to torch._int_mm; their songs must not
+    differ (this runs on AVX2-only and VNNI CPUs alike: 7-bit activations are exact on both)."""
     from billion_songs.core.engine.int8 import onednn_int8_available
 
     if not onednn_int8_available():
-        pytest.skip("this CPU has no VNNI: only the _int_mm path exists here")
+        pytest.skip("oneDNN's int8 matmul is not exact (or not built) here: only the _int_mm path exists")
     torch.manual_seed(5)
     layer = Int8Linear.from_float(torch.randn(300, 64) * 0.1, torch.randn(300))
     x = torch.randn(9, 64) * 4

@@ -118,3 +118,23 @@ def test_serve_migrates_loads_the_model_serves_and_restores_its_pool_after_a_res
         assert status == 200 and b'"id": "18446744073709551615"' in body  # stored by the first run
     finally:
         second.stop()
+
+
+def test_several_web_processes_without_redis_are_refused_with_the_way_out(tmp_path):
+    env = {**os.environ, "BILLION_SONGS_GENERATOR_FACTORY": "billion_songs.web.songs.generation.fake_generator"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "-m", "billion_songs", "serve", "--workers", "2", "--data-dir",
+                             str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "set REDIS_URL and start `billion-songs worker`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_worker_without_redis_is_refused(tmp_path):
+    env = {**os.environ}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "-m", "billion_songs", "worker", "--data-dir", str(tmp_path)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "a worker needs Redis: set REDIS_URL" in result.stderr

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from billion_songs.core.engine import gemv
+
 _QMAX = 127.0  # weights: int8 in [-127, 127]
 _ACT_QMAX = 63.0  # activations: [-63, 63]
 _ACT_ZERO = 64  # ... stored unsigned as [1, 127] for oneDNN
@@ -62,10 +64,15 @@ class Int8Linear:
     scale: torch.Tensor  # float32 [out]: weight dequantization scale per output channel
     bias: torch.Tensor | None  # float32 [out] or None
     packed: torch.Tensor | None = None  # oneDNN's blocked copy of the weights, made at load time
+    # The AVX2 kernel's copy, for one row at a time (decoding a single song), where oneDNN
+    # is several times slower than memory bandwidth allows (gemv.py).
+    gemv_packed: gemv.PackedWeight | None = None
 
     def __post_init__(self):
         if onednn_int8_available():
             self.packed = torch.ops.onednn.qlinear_prepack(self.weight_t.t().contiguous(), None)
+        if gemv.available():
+            self.gemv_packed = gemv.pack(self.weight_t)
 
     @classmethod
     def from_float(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int8Linear":
@@ -89,7 +96,10 @@ class Int8Linear:
         rows = x.reshape(-1, shape[-1])  # [M, in]
         x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / _ACT_QMAX  # [M, 1]
         x_q = torch.round(rows / x_scale).clamp_(-_ACT_QMAX, _ACT_QMAX)
-        if self.packed is not None:
+        if self.gemv_packed is not None and rows.shape[0] == 1:
+            acc = gemv.gemv((x_q + _ACT_ZERO).to(torch.uint8), self.gemv_packed)  # int32 [1, out], exact
+            y = acc.to(torch.float32).mul_(self.scale).mul_(x_scale)
+        elif self.packed is not None:
             y = _onednn_mm((x_q + _ACT_ZERO).to(torch.uint8), self.packed, self.scale)  # acc * scale
             y.mul_(x_scale)
         else:

@@ -94,3 +94,21 @@ def test_the_onednn_and_int_mm_paths_give_the_same_bits():
     fast = layer(x)
     layer.packed = None
     assert torch.equal(layer(x), fast)
+
+
+def test_the_single_row_kernel_gives_the_same_bits_as_the_batched_paths():
+    """One song decoded alone goes through gemv.py's AVX2 kernel; the same row in a batch
+    through oneDNN or torch._int_mm. The songs must not differ."""
+    from billion_songs.core.engine import gemv
+
+    if not gemv.available():
+        pytest.skip("the AVX2 kernel is not available here (no AVX2 or no compiler)")
+    torch.manual_seed(6)
+    layer = Int8Linear.from_float(torch.randn(300, 64) * 0.1, torch.randn(300))
+    assert layer.gemv_packed is not None
+    x = torch.randn(5, 64) * 4
+    batched = layer(x)
+    for i in range(5):
+        assert torch.equal(layer(x[i : i + 1]), batched[i : i + 1])
+    layer.packed = None  # the torch._int_mm path
+    assert torch.equal(layer(x), batched)

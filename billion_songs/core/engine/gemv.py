@@ -201,7 +201,6 @@ def _module():
     import importlib.util
     import os
     import tempfile
-    from pathlib import Path
 
     from torch.utils.cpp_extension import load_inline
 

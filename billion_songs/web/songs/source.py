@@ -41,6 +41,14 @@ class Broken:
 FlightEvent = TextDelta | Restart | Stored | Broken
 
 
+async def terminal_event(events: AsyncIterator[FlightEvent]) -> Stored | Broken:
+    """The last event of a flight, the one that says how it ended."""
+    async for event in events:
+        if isinstance(event, (Stored, Broken)):
+            return event
+    raise AssertionError("a flight always ends with a terminal event")
+
+
 class Flight:
     """One generation of one id, observable by any number of subscribers, sync or async."""
 
@@ -90,10 +98,7 @@ class Flight:
         return self._events[-1]
 
     async def aresult(self) -> Stored | Broken:
-        async for event in self.events():
-            if isinstance(event, (Stored, Broken)):
-                return event
-        raise AssertionError("a flight always ends with a terminal event")
+        return await terminal_event(self.events())
 
 
 class SongSource:

@@ -37,7 +37,7 @@ from asgiref.sync import sync_to_async
 from billion_songs.core.interface import Restart, TextDelta
 from billion_songs.web.songs import selectors
 from billion_songs.web.songs.shared import redis as shared_redis
-from billion_songs.web.songs.source import Broken, FlightEvent, Stored
+from billion_songs.web.songs.source import Broken, FlightEvent, Stored, terminal_event
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,7 @@ class RemoteFlight:
                 pass
 
     async def aresult(self) -> Stored | Broken:
-        async for event in self.events():
-            if isinstance(event, (Stored, Broken)):
-                return event
-        raise AssertionError("a flight always ends with a terminal event")
+        return await terminal_event(self.events())
 
 
 class RemoteSongSource:

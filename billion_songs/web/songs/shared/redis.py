@@ -32,8 +32,7 @@ _OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_inte
 # Make Random draws its picks on the event loop (config/asgi.py's fast path): a Redis that
 # hangs instead of refusing must cost it a quarter of a second, not five.
 _FAST_OPTIONS = {**_OPTIONS, "socket_timeout": 0.25, "socket_connect_timeout": 0.25}
-_client: redis.Redis | None = None
-_fast_client: redis.Redis | None = None
+_clients: dict[str, redis.Redis] = {}
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -42,23 +41,21 @@ def key(*parts) -> str:
     return KEY_PREFIX + ":".join(str(part) for part in parts)
 
 
-def client() -> redis.Redis:
-    global _client
-    if _client is None:
+def _shared(kind: str, options: dict) -> redis.Redis:
+    found = _clients.get(kind)
+    if found is None:
         with _lock:
-            if _client is None:
-                _client = redis.Redis.from_url(settings.REDIS_URL, **_OPTIONS)
-    return _client
+            found = _clients.setdefault(kind, redis.Redis.from_url(settings.REDIS_URL, **options))
+    return found
+
+
+def client() -> redis.Redis:
+    return _shared("default", _OPTIONS)
 
 
 def fast_client() -> redis.Redis:
     """For the few calls made on the event loop: short timeouts."""
-    global _fast_client
-    if _fast_client is None:
-        with _lock:
-            if _fast_client is None:
-                _fast_client = redis.Redis.from_url(settings.REDIS_URL, **_FAST_OPTIONS)
-    return _fast_client
+    return _shared("fast", _FAST_OPTIONS)
 
 
 def async_client() -> redis.asyncio.Redis:

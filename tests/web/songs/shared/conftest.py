@@ -22,7 +22,7 @@ def private_redis(tmp_path_factory):
 
 def _use_redis(settings, url: str) -> None:
     settings.REDIS_URL = url
-    shared_redis._client = shared_redis._fast_client = None
+    shared_redis._clients.clear()
     shared_redis._async_clients.clear()
     shared_redis.breaker = shared_redis.Breaker()
 

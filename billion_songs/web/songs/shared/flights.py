@@ -175,7 +175,12 @@ class RemoteFlight:
 
     async def events(self) -> AsyncIterator[FlightEvent]:
         key = events_key(self.song_id)
-        last_id = await sync_to_async(self.source.request, thread_sensitive=False)(self.song_id)
+        try:
+            last_id = await sync_to_async(self.source.request, thread_sensitive=False)(self.song_id)
+            unreachable_since = None
+        except Exception as error:  # Redis or the broker out of reach: look again below
+            log.warning("Asking for song %d: %s", self.song_id, error)
+            last_id, unreachable_since = "0", time.monotonic()
         quiet_since = time.monotonic()
         while True:
             try:
@@ -184,6 +189,7 @@ class RemoteFlight:
             except shared_redis.Error as error:
                 log.warning("Reading song %d's events: %s", self.song_id, error)
                 reply = None
+                unreachable_since = unreachable_since or time.monotonic()
                 await asyncio.sleep(self.source.poll)
             for _, entries in reply or []:
                 for entry_id, fields in entries:
@@ -212,10 +218,16 @@ class RemoteFlight:
             if time.monotonic() - quiet_since > self.source.patience:
                 yield Broken(f"no worker wrote song {self.song_id} within {self.source.patience:.0f}s")
                 return
+            if unreachable_since is not None and time.monotonic() - unreachable_since > self.source.outage_patience:
+                # Songs cannot be asked for while Redis is down: say so rather than wait.
+                yield Broken("the song writers cannot be reached just now")
+                return
             try:
                 await sync_to_async(self.source.request_again, thread_sensitive=False)(self.song_id)
-            except shared_redis.Error:
-                pass
+                unreachable_since = None
+            except Exception as error:  # still out of reach
+                log.warning("Asking again for song %d: %s", self.song_id, error)
+                unreachable_since = unreachable_since or time.monotonic()
 
     async def aresult(self) -> Stored | Broken:
         return await terminal_event(self.events())
@@ -225,9 +237,11 @@ class RemoteSongSource:
     """`songs.source.SongSource` for web processes that never load a model: songs are
     written by Celery workers and read from Redis streams."""
 
-    def __init__(self, *, poll: float = 2.0, patience: float = 300.0, request_ttl: float = 60.0):
+    def __init__(self, *, poll: float = 2.0, patience: float = 300.0, request_ttl: float = 60.0,
+                 outage_patience: float = 20.0):
         self.poll = poll  # seconds a reader blocks on the stream before looking around
         self.patience = patience  # seconds of silence after which a visitor is told to retry
+        self.outage_patience = outage_patience  # seconds of Redis or broker errors before that
         self.request_ttl = request_ttl  # seconds a request marker lives (a lost task is re-sent after)
         self.in_flight = 0  # flights are in Redis, not in this process
 

@@ -102,3 +102,11 @@ def test_a_broken_flight_is_reported_and_a_later_visit_asks_again(redis_url, pri
     events = _read_all(source.flight(12))
     assert len(events) == 1 and isinstance(events[0], Broken)
     assert private_redis.client().llen("songs") == 1
+
+
+def test_a_visitor_is_told_to_try_again_while_redis_is_out_of_reach(unreachable_redis, db):
+    started = time.monotonic()
+    events = _read_all(RemoteSongSource(poll=0.2, outage_patience=1.0).flight(77))
+    assert len(events) == 1 and isinstance(events[0], Broken)
+    assert "cannot be reached" in events[0].reason
+    assert time.monotonic() - started < 10

@@ -127,6 +127,28 @@ def _count(counted, value: int, sign: int) -> None:
     counted.score = counted.up - counted.down
 
 
+def _vote_value_check(value: int) -> None:
+    if value not in (1, -1, 0):
+        raise ValueError(f"a vote is +1, -1 or 0, not {value!r}")
+
+
+def _vote_set(model, *, value: int, **key) -> int:
+    """Make the one vote row of `model` matching `key` (a visitor and what they vote on)
+    say `value`: created, changed, or deleted for 0. Returns the value it had before (0
+    for none). The caller holds the lock of what is voted on."""
+    vote = model.objects.filter(**key).first()
+    before = vote.value if vote else 0
+    if before != value:
+        if value == 0:
+            vote.delete()
+        elif vote is None:
+            model.objects.create(**key, value=value)
+        else:
+            vote.value = value
+            vote.save()  # Vote's `updated` (auto_now) moves with it
+    return before
+
+
 def _tally_save(tally: SongTally) -> None:
     tally.wilson = wilson_lower_bound(tally.up, tally.down)
     tally.revision += 1
@@ -140,21 +162,12 @@ def _tally_save(tally: SongTally) -> None:
 def vote_cast(*, user, song_id: int, value: int) -> VoteChange:
     """The visitor's vote on a song becomes `value`: +1 (up), -1 (down) or 0 (withdrawn).
     Casting the same vote again changes nothing."""
-    if value not in (1, -1, 0):
-        raise ValueError(f"a vote is +1, -1 or 0, not {value!r}")
+    _vote_value_check(value)
     _song_votable(song_id)
     tally = _tally_locked(song_id)
-    vote = Vote.objects.filter(user=user, song_id=song_id).first()
-    before = vote.value if vote else 0
+    before = _vote_set(Vote, value=value, user=user, song_id=song_id)
     if before == value:
         return VoteChange(before, value)
-    if value == 0:
-        Vote.objects.filter(pk=vote.pk).delete()
-    elif vote is None:
-        Vote.objects.create(user=user, song_id=song_id, value=value)
-    else:
-        vote.value = value
-        vote.save(update_fields=["value", "updated"])
     _count(tally, before, -1)
     _count(tally, value, +1)
     _tally_save(tally)
@@ -231,22 +244,14 @@ def title_suggestion_create(*, user, song_id: int, text: str) -> TitleSuggestion
 @transaction.atomic
 def title_suggestion_vote(*, user, suggestion_id: int, value: int) -> VoteChange:
     """Like `vote_cast`, for a title suggestion; its own row is the lock."""
-    if value not in (1, -1, 0):
-        raise ValueError(f"a vote is +1, -1 or 0, not {value!r}")
+    _vote_value_check(value)
     suggestion = TitleSuggestion.objects.select_for_update().filter(pk=suggestion_id).first()
     if suggestion is None or suggestion.hidden:
         raise Unavailable(f"suggestion {suggestion_id} cannot be voted on")
     _song_votable(suggestion.song_id)
-    vote = TitleSuggestionVote.objects.filter(user=user, suggestion=suggestion).first()
-    before = vote.value if vote else 0
+    before = _vote_set(TitleSuggestionVote, value=value, user=user, suggestion=suggestion)
     if before == value:
         return VoteChange(before, value)
-    if value == 0:
-        TitleSuggestionVote.objects.filter(pk=vote.pk).delete()
-    elif vote is None:
-        TitleSuggestionVote.objects.create(user=user, suggestion=suggestion, value=value)
-    else:
-        TitleSuggestionVote.objects.filter(pk=vote.pk).update(value=value)
     _count(suggestion, before, -1)
     _count(suggestion, value, +1)
     suggestion.save(update_fields=["up", "down", "score"])

@@ -50,9 +50,7 @@ class Runtime:
             source=SongSource(generator=generator, priority=priority,
                               generations_at_once=settings.SONG_GENERATIONS_AT_ONCE),
             pool=pool,
-            random=RandomSongs(pool=pool, voted_share=settings.RANDOM_VOTED_SHARE,
-                               voted_refresh=settings.RANDOM_VOTED_REFRESH,
-                               voted_limit=settings.RANDOM_VOTED_LIMIT),
+            random=_random_songs(pool),
         )
 
     @classmethod
@@ -64,9 +62,7 @@ class Runtime:
             priority=VisitorsFirst(),
             source=RemoteSongSource(patience=settings.SONG_FLIGHT_PATIENCE),
             pool=pool,
-            random=RandomSongs(pool=pool, voted_share=settings.RANDOM_VOTED_SHARE,
-                               voted_refresh=settings.RANDOM_VOTED_REFRESH,
-                               voted_limit=settings.RANDOM_VOTED_LIMIT),
+            random=_random_songs(pool),
         )
 
     def start_filler(self) -> PoolFiller:
@@ -82,6 +78,11 @@ class Runtime:
     def stop(self) -> None:
         if self.filler is not None:
             self.filler.stop()
+
+
+def _random_songs(pool: SongPool | RedisSongPool) -> RandomSongs:
+    return RandomSongs(pool=pool, voted_share=settings.RANDOM_VOTED_SHARE,
+                       voted_refresh=settings.RANDOM_VOTED_REFRESH, voted_limit=settings.RANDOM_VOTED_LIMIT)
 
 
 _runtime: Runtime | None = None

@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from billion_songs.core.interface import Finished, Restart, StreamEvent, TextDelta
-from billion_songs.core.song import Song
+from billion_songs.core.song import Section, Song, lyrics_of
+from billion_songs.core.songwriting.plan import plan_song
 
 _WORDS = (
     "river night light heart road rain fire home train morning silver dream city "
@@ -47,13 +48,23 @@ class FakeLyricsGenerator:
         if song_id in self.failing_ids:
             return Song(id=song_id, title="", lyrics="", model_version=self._model_version,
                         ok=False, attempts=3, rejected=("too_short",) * 3)
-        words = self._words(song_id, 24)
+        # The real decoder's plan (brief and form), toy words: verses differ, the chorus
+        # opens with the title and comes back word for word.
+        plan = plan_song(song_id)
+        words = self._words(song_id, 64)
         title = f"{words[0].title()} {words[1].title()}"
-        stanzas = []
-        for s in range(2):
-            lines = [" ".join(words[s * 12 + i * 3: s * 12 + i * 3 + 3]).capitalize() for i in range(4)]
-            stanzas.append("\n".join(lines))
-        return Song(id=song_id, title=title, lyrics="\n\n".join(stanzas), model_version=self._model_version)
+        sections: list[Section] = []
+        for index, section in enumerate(plan.sections):
+            if section.sings is not None:
+                sections.append(Section(section.kind, sections[section.sings].lines))
+                continue
+            lines = [" ".join(words[(index * 12 + i * 5 + k) % 64] for k in range(4)).capitalize()
+                     for i in range(len(section.lines))]
+            if section.kind == "chorus":
+                lines[0] = f"{title} {lines[0].lower()}"
+            sections.append(Section(section.kind, tuple(lines)))
+        return Song(id=song_id, title=title, lyrics=lyrics_of(tuple(sections)), model_version=self._model_version,
+                    brief=plan.brief, sections=tuple(sections))
 
     def generate(self, ids: Sequence[int], *, between_steps: Callable[[], None] | None = None) -> list[Song]:
         songs = []

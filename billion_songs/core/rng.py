@@ -56,7 +56,21 @@ def gumbel(keys: np.ndarray, step: int, counters: np.ndarray) -> np.ndarray:
     return -np.log(-np.log(uniforms(keys, step, counters)))
 
 
-def derive(song_id: int, purpose: str) -> int:
-    """A 64-bit number derived from a song id for a named purpose (prompt attributes...)."""
+def derive(song_id: int, purpose: str, index: int = 0) -> int:
+    """A 64-bit number derived from a song id for a named purpose (at most 8 significant
+    characters: "genre", "scheme"...) and an optional index (the section or line it is for)."""
     salt = int.from_bytes(purpose.encode()[:8].ljust(8, b"\0"), "little")
-    return int(mix64(mix64(_u64(song_id)) ^ mix64(_u64(salt) + _GOLDEN))[0])
+    value = mix64(mix64(_u64(song_id)) ^ mix64(_u64(salt) + _GOLDEN))
+    if index:
+        value = mix64(value ^ mix64(_u64(index) * _GOLDEN + _M1))
+    return int(value[0])
+
+
+def line_keys(song_id: int, attempt: int, slot: int, count: int) -> np.ndarray:
+    """Keys of the `count` candidate lines decoded for one line slot of one attempt of a
+    song: each candidate has its own random stream, so a candidate's tokens depend only on
+    (id, attempt, slot, candidate), never on how many songs share its batch."""
+    root = stream_keys(np.array([song_id], dtype=np.uint64), attempt)
+    slot_key = mix64(root ^ mix64(_u64(slot + 1) * _M2))
+    candidates = np.arange(count, dtype=np.uint64)
+    return mix64(slot_key ^ mix64(candidates * _GOLDEN + _M1))

@@ -9,32 +9,13 @@ prose 0.0. Lines whose last word is not in the dictionary are left out of the sh
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from billion_songs.core.guards import _WORD, lyric_lines
+from billion_songs.core.guards import lyric_lines
+from billion_songs.core.songwriting.rhyme import last_word, rhymes, rhyming_parts  # noqa: F401 (re-exported)
 
 RHYME_WINDOW = 3  # a line may rhyme with any of the next 3 lines: AABB, ABAB, ABCB, AAXA
-
-
-@functools.lru_cache(maxsize=65536)
-def rhyming_parts(word: str) -> frozenset[str]:
-    """The rhyming parts of every pronunciation of `word` (empty when unknown)."""
-    import pronouncing
-
-    word = word.lower().replace("’", "'")
-    return frozenset(pronouncing.rhyming_part(phones) for phones in pronouncing.phones_for_word(word))
-
-
-def rhymes(a: str, b: str) -> bool:
-    a, b = a.lower(), b.lower()
-    return a != b and bool(rhyming_parts(a) & rhyming_parts(b))
-
-
-def last_word(line: str) -> str | None:
-    found = _WORD.findall(line)
-    return found[-1].lower() if found else None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from billion_songs.core.fake import FakeLyricsGenerator
+from billion_songs.core.songwriting.plan import FORMS, brief_for
 from billion_songs.web.songs import services
 from billion_songs.web.songs.models import Song
 
@@ -44,6 +45,11 @@ def test_visitor_makes_random_reads_a_song_and_watches_a_new_one_being_written(a
     services.songs_store_for_pool(songs=FakeLyricsGenerator().generate(pooled))
     songs_runtime.pool.add(pooled)
     titles = {song_id: Song.objects.get(pk=song_id).title for song_id in pooled}
+    # For the mood tags: two more songs of each pooled song's mood, and songs of other moods.
+    moods = {brief_for(song_id).mood for song_id in pooled}
+    same_mood = [i for mood in moods for i in [i for i in range(1000, 5000) if brief_for(i).mood == mood][:2]]
+    other_moods = [i for i in range(5000, 5100) if brief_for(i).mood not in moods][:12]
+    later = services.songs_store_for_pool(songs=FakeLyricsGenerator().generate(same_mood + other_moods))
     new_id = 2**64 - 1
     fake.line_delay = 0.3  # a model's pace, so that the writing can be watched
 
@@ -60,11 +66,30 @@ def test_visitor_makes_random_reads_a_song_and_watches_a_new_one_being_written(a
         song_id = int(page.url.rsplit("/", 1)[1])
         assert song_id in pooled
         expect(page.locator("h1.title")).to_have_text(titles[song_id])
-        assert page.locator(".lyrics p").count() == 2
+        brief = brief_for(song_id)
+        assert page.locator(".lyrics p").count() == len(FORMS[brief.form])
         assert page.locator(".lyrics p").first.inner_text().count("\n") == 3  # four lines
         expect(page.locator("#me")).to_contain_text("Sign in to vote")  # the per-visitor part loaded
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # no sideways scrolling on a phone
+
+        # Under the title, the song's brief as tags; each stanza says what it is.
+        tags = page.get_by_role("list", name="About this song")
+        expect(tags).to_be_visible()
+        for text in (brief.genre, brief.mood, brief.topic, brief.form):
+            expect(tags).to_contain_text(text)
+        expect(page.get_by_role("heading", name="Chorus").first).to_be_visible()
+        mood_tag = page.get_by_role("link", name=f"Mood: {brief.mood}", exact=True)
+        expect(mood_tag).to_be_visible()
+
+        # The mood tag is a Make Random narrowed to that mood: another song of the same mood.
+        songs_runtime.pool.add(later)  # now the pool holds songs of other moods too
+        mood_tag.click()
+        page.wait_for_url(re.compile(r"/song/\d+$"))
+        landed = int(page.url.rsplit("/", 1)[1])
+        assert brief_for(landed).mood == brief.mood and landed in set(pooled) | set(same_mood)
+        expect(page.get_by_role("link", name=f"Mood: {brief.mood}", exact=True)).to_be_visible()
+        expect(page.locator("h1.title")).to_be_visible()
 
         # A never-seen id: its lines appear while it is being written.
         page.goto(f"{asgi_server}/song/{new_id}", wait_until="commit")

@@ -32,8 +32,8 @@ class SongAdmin(admin.ModelAdmin):
     search_fields = ("title",)
     ordering = ("-created",)
     show_full_result_count = False  # no COUNT(*) over millions of songs on every page
-    fields = ("id", "title", "lyrics", "ok", "failure_reason", "attempts", "model_version", "in_pool", "created",
-              "hidden")
+    fields = ("id", "title", "lyrics", "genre", "mood", "topic", "form", "sections", "ok", "failure_reason", "attempts",
+              "model_version", "in_pool", "created", "hidden")
     readonly_fields = tuple(f for f in fields if f != "hidden")
     actions = ("hide", "unhide", "recount")
 

@@ -40,11 +40,23 @@ class Song(models.Model):
     created = models.DateTimeField(default=timezone.now)
     # Hidden by a moderator: out of the pool and the charts, its page says it was removed.
     hidden = models.BooleanField(default=False)
+    # The brief the song was written to (core Song.brief; tags on its page, and what
+    # narrows Make Random). Blank for songs stored before briefs, or written without one.
+    genre = models.CharField(max_length=100, blank=True, default="")
+    mood = models.CharField(max_length=100, blank=True, default="")
+    topic = models.CharField(max_length=200, blank=True, default="")
+    form = models.CharField(max_length=100, blank=True, default="")  # a key of plan.FORMS
+    # The kind of each stanza, space-separated ("verse chorus verse chorus"); blank: unknown.
+    sections = models.TextField(blank=True, default="")
 
     class Meta:
         indexes = [
             # Pool restore reads the newest pooled songs; a partial index keeps it small.
             models.Index(fields=["-created"], condition=Q(in_pool=True), name="song_pooled_newest"),
+            # Make Random narrowed to a tag, when the pool has no such song: the first
+            # stored one at or after a random id (selectors.song_random_stored_id).
+            models.Index(fields=["genre", "id"], name="song_genre_id"),
+            models.Index(fields=["mood", "id"], name="song_mood_id"),
         ]
 
     def __str__(self) -> str:
@@ -54,6 +66,28 @@ class Song(models.Model):
     def stanzas(self) -> list[str]:
         """The lyrics split at blank lines, each stanza's lines kept."""
         return [s.strip("\n") for s in _STANZA_BREAK.split(self.lyrics.strip()) if s.strip()]
+
+    @property
+    def brief(self) -> dict | None:
+        """{genre, mood, topic, form}, or None for a song stored without a brief."""
+        if not (self.genre or self.mood or self.topic or self.form):
+            return None
+        return {"genre": self.genre, "mood": self.mood, "topic": self.topic, "form": self.form}
+
+    @property
+    def labelled_stanzas(self) -> list[tuple[str, str]]:
+        """(kind, stanza) for each stanza; the kind is "" for every stanza when the
+        sections are unknown (older songs) or do not line up with the stanzas."""
+        stanzas = self.stanzas
+        kinds = self.sections.split()
+        if len(kinds) != len(stanzas):
+            kinds = [""] * len(stanzas)
+        return list(zip(kinds, stanzas))
+
+    @property
+    def section_list(self) -> list[dict]:
+        """[{"kind", "lines"}] for each stanza, or [] when the sections are unknown."""
+        return [{"kind": kind, "lines": stanza.split("\n")} for kind, stanza in self.labelled_stanzas if kind]
 
     @property
     def first_lines(self) -> list[str]:

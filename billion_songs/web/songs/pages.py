@@ -38,7 +38,7 @@ def song_context(*, song: Song, site_url: str) -> dict:
     first_lines = song.first_lines
     return {
         "song": song,
-        "stanzas": song.stanzas,
+        "stanzas": song.labelled_stanzas,  # (kind, text): a caption per stanza when known
         "permalink": permalink,
         "description": " / ".join(first_lines) if song.ok else "This song could not be written.",
         "page_title": song.title if song.ok and song.title else f"Song #{song.id}",
@@ -78,6 +78,8 @@ def song_document(*, song: Song, site_url: str) -> dict:
         "ok": song.ok,
         "url": site_url + reverse("songs:detail", args=[song.id]),
         "created": song.created.isoformat(),
+        "brief": song.brief,  # {genre, mood, topic, form}, or None for a song stored without one
+        "sections": song.section_list,  # [{kind, lines}], or [] when unknown
     }
     if not song.ok:
         document["failure_reason"] = song.failure_reason

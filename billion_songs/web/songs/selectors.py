@@ -6,6 +6,7 @@ from __future__ import annotations
 import random as _random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
@@ -20,6 +21,7 @@ from billion_songs.web.songs.models import (
     Vote,
 )
 from billion_songs.web.songs.shared import votes as vote_counts
+from billion_songs.web.songs.tags import ANY, Narrowing, PoolEntry
 
 
 def song_get(*, song_id: int) -> Song | None:
@@ -30,29 +32,43 @@ def song_ids_stored(*, song_ids: list[int]) -> set[int]:
     return set(Song.objects.filter(pk__in=song_ids).values_list("pk", flat=True))
 
 
-def song_random_stored_id(*, rng: _random.Random | None = None) -> int | None:
+def song_random_stored_id(*, rng: _random.Random | None = None, narrowing: Narrowing = ANY) -> int | None:
     """A stored, successfully written song, roughly uniformly: the first stored id at or
     after a random point of the id space (wrapping around). One index probe instead of
     ORDER BY RANDOM(), which reads every row; songs after a wide gap come up more often,
-    which is fine for a fallback."""
+    which is fine for a fallback. With a narrowing, only songs of that genre and mood (the
+    (genre, id) and (mood, id) indexes)."""
     start = (rng or _random).randint(0, MAX_SONG_ID)
-    ok_songs = Song.objects.filter(ok=True, hidden=False).order_by("pk").values_list("pk", flat=True)
+    ok_songs = Song.objects.filter(ok=True, hidden=False)
+    if narrowing.genre:
+        ok_songs = ok_songs.filter(genre=narrowing.genre)
+    if narrowing.mood:
+        ok_songs = ok_songs.filter(mood=narrowing.mood)
+    ok_songs = ok_songs.order_by("pk").values_list("pk", flat=True)
     return ok_songs.filter(pk__gte=start).first() or ok_songs.first()
 
 
-def song_ids_pooled(*, limit: int) -> list[int]:
-    """The newest songs still in the pool, to restore it after a restart."""
-    return list(
-        Song.objects.filter(in_pool=True, ok=True, hidden=False).order_by("-created").values_list("pk", flat=True)[:limit]
-    )
+def song_pool_entries(*, limit: int) -> list[PoolEntry]:
+    """The newest good songs still in the pool, with their tags, to restore it after a
+    restart. Failed and hidden songs never come back into the pool."""
+    rows = (Song.objects.filter(in_pool=True, ok=True, hidden=False).order_by("-created")
+            .values_list("pk", "genre", "mood")[:limit])
+    return [PoolEntry(song_id, genre, mood) for song_id, genre, mood in rows]
 
 
-def song_scores_voted_up(*, limit: int) -> list[tuple[int, int]]:
-    """(song id, net score) of the best visible songs with a positive net score, best
-    first: what Make Random's voted share draws from, weighted by the score."""
+class VotedSong(NamedTuple):
+    song_id: int
+    score: int
+    genre: str
+    mood: str
+
+
+def song_scores_voted_up(*, limit: int) -> list[VotedSong]:
+    """The best visible songs with a positive net score, best first, with their tags:
+    what Make Random's voted share draws from, weighted by the score."""
     rows = (SongTally.objects.filter(score__gt=0, song__hidden=False)
-            .order_by("-score", "song_id").values_list("song_id", "score")[:limit])
-    return list(rows)
+            .order_by("-score", "song_id").values_list("song_id", "score", "song__genre", "song__mood")[:limit])
+    return [VotedSong(*row) for row in rows]
 
 
 def song_vote_summary(*, song_id: int, user) -> dict:

@@ -25,9 +25,11 @@ from billion_songs.web.songs.models import (
 )
 from billion_songs.web.songs.ranking import wilson_lower_bound
 from billion_songs.web.songs.shared import votes as vote_counts
+from billion_songs.web.songs.tags import PoolEntry
 
 
 def _row(song: GeneratedSong, *, in_pool: bool) -> Song:
+    brief = song.brief
     return Song(
         id=song.id,
         title=song.title,
@@ -36,7 +38,12 @@ def _row(song: GeneratedSong, *, in_pool: bool) -> Song:
         ok=song.ok,
         failure_reason="" if song.ok else ", ".join(song.rejected) or "no attempt passed the quality guards",
         attempts=song.attempts,
-        in_pool=in_pool and song.ok,
+        in_pool=in_pool and song.ok,  # a failed song is stored, never pooled
+        genre=brief.genre if brief else "",
+        mood=brief.mood if brief else "",
+        topic=brief.topic if brief else "",
+        form=brief.form if brief else "",
+        sections=" ".join(song.form),  # the kind of each stanza; "" when the model gave none
     )
 
 
@@ -54,13 +61,19 @@ def _field_values(row: Song) -> dict:
 
 
 @transaction.atomic
-def songs_store_for_pool(*, songs: Sequence[GeneratedSong]) -> list[int]:
-    """Store a batch from the pool filler; returns the ids of the good songs that it
-    stored (an id stored meanwhile by a visitor is left alone and not pooled)."""
+def songs_store_for_pool(*, songs: Sequence[GeneratedSong]) -> list[PoolEntry]:
+    """Store a batch from the pool filler; returns what the pool may take: the good songs
+    it stored, with their tags. A failed song (ok=False) is stored but never pooled, and
+    an id stored meanwhile by a visitor is left alone and not pooled."""
     already = set(Song.objects.filter(pk__in=[s.id for s in songs]).values_list("pk", flat=True))
     rows = [_row(s, in_pool=True) for s in songs if s.id not in already]
     Song.objects.bulk_create(rows, ignore_conflicts=True)
-    return [row.id for row in rows if row.in_pool]
+    # Read back rather than trust `rows`: on PostgreSQL a visitor's flight can store one of
+    # these ids between the check above and the insert, which then skips it (conflict).
+    pooled = {row.id for row in rows if row.in_pool}
+    stored = Song.objects.filter(pk__in=list(pooled), in_pool=True, ok=True).values_list("pk", "genre", "mood")
+    found = {song_id: PoolEntry(song_id, genre, mood) for song_id, genre, mood in stored}
+    return [found[row.id] for row in rows if row.id in found]  # in batch order
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponseNotModified,
     HttpResponseRedirect,
     StreamingHttpResponse,
@@ -31,7 +32,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
 from django.views import View
 
-from billion_songs.web.songs import pages, runtime, selectors, services
+from billion_songs.web.songs import pages, runtime, selectors, services, tags
 from billion_songs.web.songs.forms import TitleSuggestionForm, VoteForm
 from billion_songs.web.songs.source import Broken
 
@@ -113,10 +114,19 @@ class SongApiView(View):
 
 
 class RandomView(View):
-    """/random and /: a redirect to a song picked by Make Random; never waits for a model."""
+    """/random and /: a redirect to a song picked by Make Random; never waits for a model.
+    `?genre=folk`, `?mood=sad` (or both) narrow the pick; an unknown value is a 400 page
+    that lists the known ones."""
 
     async def get(self, request: HttpRequest) -> HttpResponse:
-        song_id = await runtime.get().random.apick()
+        try:
+            narrowing = tags.narrowing_from(request.GET.get)
+        except tags.UnknownTag as unknown:
+            body = render_to_string("songs/unknown_tag.html", {
+                "page_title": f"No such {unknown.kind}", "kind": unknown.kind, "value": unknown.value,
+                "known": unknown.known})
+            return _never_cache(HttpResponseBadRequest(body))
+        song_id = await runtime.get().random.apick(narrowing)
         return _never_cache(HttpResponseRedirect(reverse("songs:detail", args=[song_id])))
 
 

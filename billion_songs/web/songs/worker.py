@@ -109,6 +109,7 @@ class Worker:
                     todo = [song_id for song_id in song_ids if song_id not in stored]
                     if todo:
                         songs = self.generator.generate(todo, between_steps=self._between_steps)
+                        # The good songs only (a failed one is stored, never pooled), with their tags.
                         self.pool.add(services.songs_store_for_pool(songs=songs))
                         self._count("batches_written")
                         self._count("pool_songs_written", len(songs))
@@ -178,8 +179,9 @@ class Worker:
             services.songs_leave_pool(song_ids=exhausted)
             self.pool.exhausted_done(len(exhausted))
         if not redis.exists(RESTORED):
-            # An empty Redis (first start, or a restart): pooled songs are in the database.
-            restored = self.pool.add(selectors.song_ids_pooled(limit=self.pool.target))
+            # An empty Redis (first start, or a restart): pooled songs are in the database
+            # (good, visible ones only), with the tags that narrow Make Random.
+            restored = self.pool.add(selectors.song_pool_entries(limit=self.pool.target))
             redis.set(RESTORED, "1")
             log.info("Random pool: restored %d stored songs", restored)
         redis.zremrangebyscore(WORKERS, 0, now - 10 * settings.SONG_POOL_TOPUP_INTERVAL - 30)

@@ -6,12 +6,13 @@ import http.client
 import json
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.song import MAX_SONG_ID
+from billion_songs.core.songwriting.plan import MOODS
 from billion_songs.web.songs import services
 from billion_songs.web.songs.models import Song
 
@@ -144,3 +145,40 @@ def test_make_random_with_a_dry_pool_falls_back_to_stored_songs(asgi_server, son
     assert len(songs_runtime.pool) == 0
     response, _ = get(asgi_server, "/random")
     assert response.status == 302 and response.getheader("Location") == "/song/7"
+
+
+def test_make_random_narrowed_over_http_fast_path_and_django(asgi_server, songs_runtime, monkeypatch):
+    from billion_songs.core.songwriting.plan import brief_for
+    from billion_songs.web.songs import selectors, views
+    from billion_songs.web.songs.tags import PoolEntry
+
+    songs_runtime.random.voted_refresh = 60
+    ids = list(range(50))
+    store(*ids)
+    songs_runtime.pool.add([PoolEntry(i, brief_for(i).genre, brief_for(i).mood) for i in ids])
+    get(asgi_server, "/random?utm_source=x")  # refresh the snapshot; unknown parameters are ignored
+    mood = brief_for(0).mood
+    matching = {i for i in ids if brief_for(i).mood == mood}
+    # From here on the ASGI fast path answers from the pool: neither Django's view nor the
+    # database fallback may be asked.
+    async def django_must_not_answer(*args, **kwargs):
+        raise AssertionError("Django answered")
+
+    monkeypatch.setattr(views.RandomView, "get", django_must_not_answer)
+    monkeypatch.setattr(selectors, "song_random_stored_id", lambda **_: pytest.fail("went to the database"))
+    for query in (f"mood={quote(mood)}", f"mood={quote(mood.title())}&utm_source=x", f"mood=x&mood={quote(mood)}"):
+        response, body = get(asgi_server, f"/random?{query}")
+        assert response.status == 302 and body == b"" and response.getheader("Cache-Control") == "no-store"
+        assert int(response.getheader("Location").rsplit("/", 1)[1]) in matching
+    monkeypatch.undo()
+    # An unknown value goes to Django, which says so.
+    response, body = get(asgi_server, "/random?mood=hangry")
+    assert response.status == 400 and b"No such mood" in body and b"hangry" in body
+    response, body = get(asgi_server, "/?genre=%FF")  # not UTF-8: Django decides (an unknown genre)
+    assert response.status == 400 and b"No such genre" in body
+    # No pooled song of a mood: Django's fallback, a stored song of that mood.
+    absent = next(m for m in MOODS if m not in {brief_for(i).mood for i in ids})
+    stored = next(i for i in range(1000, 100_000) if brief_for(i).mood == absent)
+    store(stored)
+    response, _ = get(asgi_server, f"/random?mood={quote(absent)}")
+    assert response.status == 302 and response.getheader("Location") == f"/song/{stored}"

@@ -75,3 +75,13 @@ def test_stanzas_split_at_blank_lines():
     song = Song(id=1, title="t", lyrics="a\nb\n\n\nc\n  \nd\n", model_version="v")
     assert song.stanzas == ["a\nb", "c", "d"]
     assert song.first_lines == ["a", "b"]
+
+
+def test_stanzas_are_labelled_only_when_the_sections_line_up():
+    song = Song(id=1, title="t", lyrics="a\nb\n\nc\n\nd", sections="verse chorus bridge", model_version="v")
+    assert song.labelled_stanzas == [("verse", "a\nb"), ("chorus", "c"), ("bridge", "d")]
+    assert song.section_list[0] == {"kind": "verse", "lines": ["a", "b"]}
+    song.sections = "verse chorus"  # does not match the lyrics: no labels rather than wrong ones
+    assert song.labelled_stanzas == [("", "a\nb"), ("", "c"), ("", "d")] and song.section_list == []
+    song.sections = ""  # a song stored before sections were kept
+    assert [kind for kind, _ in song.labelled_stanzas] == ["", "", ""] and song.brief is None

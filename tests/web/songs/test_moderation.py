@@ -52,10 +52,10 @@ def test_the_page_cache_is_purged_for_every_host(client, songs_runtime, settings
     store(5)
     for host in ("a.test", "b.test"):
         assert client.get("/song/5", HTTP_HOST=host).status_code == 200
-    assert cache.get("songs:html:2:5").keys() == {"http://a.test", "http://b.test"}
+    assert cache.get(f"songs:html:{settings.SONG_PAGE_CACHE_VERSION}:5").keys() == {"http://a.test", "http://b.test"}
     with django_capture_on_commit_callbacks(execute=True):
         services.songs_hide(song_ids=[5])
-    assert cache.get("songs:html:2:5") is None
+    assert cache.get(f"songs:html:{settings.SONG_PAGE_CACHE_VERSION}:5") is None
     assert client.get("/song/5", HTTP_HOST="b.test").status_code == 410
 
 

@@ -6,9 +6,11 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 
 from billion_songs.core.fake import FakeLyricsGenerator
+from billion_songs.core.songwriting.plan import MOODS, brief_for
 from billion_songs.web.songs import services
 from billion_songs.web.songs.picker import RandomSongs
 from billion_songs.web.songs.pool import SongPool
+from billion_songs.web.songs.tags import Narrowing, PoolEntry
 
 
 def picker(pool: SongPool, share: float = 0.25, seed: int = 0) -> RandomSongs:
@@ -65,3 +67,44 @@ def test_async_pick_matches_sync_rules():
     pool = SongPool(target=10, serves=5)
     pool.add([5])
     assert async_to_sync(picker(pool).apick)() == 5
+
+
+def _entries(ids) -> list[PoolEntry]:
+    return [PoolEntry(i, brief_for(i).genre, brief_for(i).mood) for i in ids]
+
+
+@pytest.mark.django_db
+def test_narrowed_picks_come_from_matching_pooled_and_voted_up_songs_only():
+    voted = list(range(1, 60))
+    store(*voted)
+    for song_id in voted:
+        vote(song_id, 1)
+    pool = SongPool(target=10_000, serves=255)
+    pool.add(_entries(range(1000, 1300)))
+    mood = brief_for(1).mood
+    choice = picker(pool, share=0.5)
+    picks = [choice.pick(Narrowing(mood=mood)) for _ in range(400)]
+    assert all(brief_for(song_id).mood == mood for song_id in picks)
+    from_votes = [song_id for song_id in picks if song_id < 1000]
+    assert 0.4 < len(from_votes) / len(picks) < 0.6  # the voted share narrows too
+    genre = brief_for(1).genre
+    both = Narrowing(genre=genre, mood=mood)
+    assert all(both.matches(genre=brief_for(i).genre, mood=brief_for(i).mood)
+               for i in (choice.pick(both) for _ in range(50)))
+
+
+@pytest.mark.django_db
+def test_a_narrowed_pick_with_no_pooled_match_falls_back_to_a_stored_song_then_to_a_fresh_id():
+    pool = SongPool(target=10, serves=255)
+    pool.add(_entries([7]))
+    mood = next(m for m in MOODS if m != brief_for(7).mood)
+    stored = next(i for i in range(100, 10_000) if brief_for(i).mood == mood)
+    choice = picker(pool, share=0.0)
+    fresh = choice.pick(Narrowing(mood=mood))  # nothing stored either: an id whose brief has it
+    assert fresh not in (7, stored) and brief_for(fresh).mood == mood
+    store(stored)
+    assert {choice.pick(Narrowing(mood=mood)) for _ in range(5)} == {stored}
+    genre, other_mood = brief_for(stored).genre, brief_for(7).mood
+    fresh = async_to_sync(choice.apick)(Narrowing(genre=genre, mood=other_mood))
+    assert (brief_for(fresh).genre, brief_for(fresh).mood) == (genre, other_mood)
+    assert choice.pick() == 7  # unnarrowed: the pool as before

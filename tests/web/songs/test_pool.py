@@ -5,10 +5,12 @@ import time
 import pytest
 
 from billion_songs.core.fake import FakeLyricsGenerator
+from billion_songs.core.songwriting.plan import GENRES, MOODS, brief_for
 from billion_songs.web.songs import runtime, services
 from billion_songs.web.songs.models import Song
 from billion_songs.web.songs.pool import PoolFiller, SongPool, pool_restore
 from billion_songs.web.songs.priority import VisitorsFirst
+from billion_songs.web.songs.tags import PoolEntry
 
 
 def test_each_pooled_song_is_served_its_share_of_times_then_leaves():
@@ -90,7 +92,9 @@ def test_filler_marks_served_out_songs_so_a_restart_skips_them():
     try:
         assert filler.restored.wait(5)
         served = pool.take()
-        _wait(lambda: not Song.objects.get(pk=served).in_pool)
+        # Marked, and the new song that refills the pool stored (stopping the filler
+        # earlier would abandon that batch).
+        _wait(lambda: not Song.objects.get(pk=served).in_pool and len(pool) == 2)
     finally:
         filler.stop()
     restarted = SongPool(target=10, serves=1)
@@ -153,3 +157,104 @@ def test_discard_takes_hidden_ids_out_of_the_pool():
     assert len(pool) == 3
     assert {pool.take() for _ in range(9)} == {1, 3, 5}
     assert pool.take() is None
+
+
+def _entries(ids) -> list[PoolEntry]:
+    return [PoolEntry(i, brief_for(i).genre, brief_for(i).mood) for i in ids]
+
+
+def test_a_narrowed_take_serves_only_matching_songs_their_share_of_times():
+    entries = _entries(range(300))
+    pool = SongPool(target=1000, serves=2, rng=random.Random(1))
+    pool.add(entries)
+    pool.add([1000, 1001])  # no tags known (songs stored before briefs): never narrowed to
+    mood, genre = entries[0].mood, entries[0].genre
+    sad = sorted(e.id for e in entries if e.mood == mood)
+    served = []
+    while (song_id := pool.take(mood=mood)) is not None:
+        served.append(song_id)
+    assert sorted(served) == sorted(sad * 2)  # each matching song twice, then none left
+    assert len(pool) == 302 - len(sad) and set(pool.drain_exhausted()) == set(sad)
+    folk = [e.id for e in entries if e.genre == genre and e.mood != mood]
+    assert {pool.take(genre=genre) for _ in range(len(folk))} <= set(folk)
+    both = next(e for e in entries if e.mood != mood and e.genre != genre)
+    pair = [e.id for e in entries if (e.genre, e.mood) == (both.genre, both.mood)]
+    assert {pool.take(genre=both.genre, mood=both.mood) for _ in range(len(pair))} <= set(pair)
+    assert pool.take(mood="no such mood") is None
+    assert pool.take() is not None  # unnarrowed takes still draw from everything
+
+
+def test_a_narrowed_take_with_no_match_answers_none_and_serves_nothing():
+    pool = SongPool(target=10, serves=3)
+    pool.add([PoolEntry(1, "folk", "sad"), PoolEntry(2, "blues", "joyful"), 3])
+    assert pool.take(mood="angry") is None and pool.take(genre="folk", mood="joyful") is None
+    assert [pool.take(genre="folk", mood="sad") for _ in range(3)] == [1, 1, 1]
+    assert pool.take(genre="folk") is None and len(pool) == 2
+
+
+def test_tags_survive_swaps_when_songs_leave_and_are_discarded():
+    pool = SongPool(target=100, serves=1, rng=random.Random(2))
+    entries = [PoolEntry(i, GENRES[i % len(GENRES)], MOODS[i % 5]) for i in range(60)]
+    pool.add(entries)
+    pool.discard([e.id for e in entries[::7]])
+    for _ in range(20):
+        pool.take()  # each song served once leaves: swaps move the last ones around
+    left = {pool._ids[i] for i in range(len(pool))}
+    by_id = {e.id: e for e in entries}
+    for mood in MOODS[:5]:
+        expected = {i for i in left if by_id[i].mood == mood}
+        taken = set()
+        while (song_id := pool.take(mood=mood)) is not None:
+            taken.add(song_id)
+        assert taken == expected
+
+
+def test_a_pool_of_50000_tagged_songs_is_small():
+    import tracemalloc
+
+    entries = _entries(range(50_000))
+    tracemalloc.start()
+    pool = SongPool(target=50_000, serves=10)
+    pool.add(entries)
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert size < 1_000_000  # 11 bytes a song: id, serves left, mood, genre
+
+
+class _EveryOther:
+    """Ids that fail every attempt: the odd ones."""
+
+    def __contains__(self, song_id: int) -> bool:
+        return song_id % 2 == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_songs_never_enter_the_pool_from_the_filler_or_the_restore():
+    failing = FakeLyricsGenerator(failing_ids=_EveryOther())
+    pool = SongPool(target=12, serves=1)
+    filler = PoolFiller(pool=pool, generator=failing, priority=VisitorsFirst(), batch_size=4, idle_check=0.05)
+    filler.start()
+    try:
+        _wait(lambda: len(pool) >= 12)
+    finally:
+        filler.stop()
+    assert any(song_id % 2 for song_id in failing.generated_ids)  # failed songs were written...
+    assert all(song_id % 2 == 0 for song_id in pool._ids)  # ...and none was pooled
+    assert Song.objects.filter(ok=False).exists() and not Song.objects.filter(ok=False, in_pool=True).exists()
+    Song.objects.create(id=99, title="", model_version="old", ok=False, in_pool=True)  # bad data from before
+    restored = SongPool(target=100, serves=1)
+    pool_restore(pool=restored)
+    assert len(restored) == Song.objects.filter(in_pool=True, ok=True).count()
+    assert all(song_id % 2 == 0 for song_id in restored._ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_restored_pool_keeps_the_tags():
+    services.songs_store_for_pool(songs=FakeLyricsGenerator().generate(range(40)))
+    pool = SongPool(target=100, serves=1)
+    pool_restore(pool=pool)
+    mood = brief_for(0).mood
+    taken = set()
+    while (song_id := pool.take(mood=mood)) is not None:
+        taken.add(song_id)
+    assert taken == {i for i in range(40) if brief_for(i).mood == mood}

@@ -3,6 +3,7 @@ depend on real HTTP: streaming, concurrency)."""
 
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -13,8 +14,10 @@ from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.interface import Finished, TextDelta
 from billion_songs.core.song import MAX_SONG_ID
 from billion_songs.core.song import Song as GeneratedSong
+from billion_songs.core.songwriting.plan import FORMS, brief_for
 from billion_songs.web.songs import services
 from billion_songs.web.songs.models import Song
+from billion_songs.web.songs.tags import PoolEntry
 
 EVIL = '<script>alert("x")</script>'
 
@@ -236,3 +239,84 @@ def test_make_random_visits_voted_up_songs(client, songs_runtime, settings):
 def test_health_is_a_bare_answer(client):
     response = client.get("/healthz")
     assert response.content == b"ok" and response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_song_page_shows_the_brief_as_tags_and_a_caption_per_stanza(client, songs_runtime):
+    song_id = next(i for i in range(1000) if brief_for(i).genre == "sea shanty")  # a space: URL-encoded
+    song = store(song_id)
+    brief = brief_for(song_id)
+    html = client.get(f"/song/{song_id}").content.decode()
+    assert '<ul class="tags" aria-label="About this song">' in html
+    assert (f'<a class="tag" data-tag="genre" href="/random?genre=sea%20shanty" title="Make Random: another sea '
+            f'shanty song"><span class="visually-hidden">Genre: </span>sea shanty</a>') in html
+    assert f'href="/random?mood={quote(brief.mood, safe="")}"' in html and f"</span>{brief.mood}</a>" in html
+    assert f"</span>{brief.topic}</span>" in html and f"</span>{brief.form}</span>" in html
+    captions = re.findall(r'<h2 class="stanza-kind">(\w+)</h2><p>', html)
+    assert captions == [kind.title() for kind in FORMS[brief.form]] and "Chorus" in captions
+    for stanza in song.stanzas:
+        assert stanza.replace("\n", "<br>") in html
+    assert html.index('class="title"') < html.index('class="tags"') < html.index('class="lyrics"')
+
+
+@pytest.mark.django_db
+def test_tags_are_escaped_and_url_encoded(client, songs_runtime):
+    Song.objects.create(id=5, title="T", lyrics="a\nb", model_version="v", genre="R&B", mood=EVIL, topic=EVIL)
+    html = client.get("/song/5").content.decode()
+    assert "<script>alert" not in html
+    assert 'href="/random?genre=R%26B"' in html and "</span>R&amp;B</a>" in html
+    assert 'href="/random?mood=%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E"' in html
+
+
+@pytest.mark.django_db
+def test_a_song_stored_before_briefs_renders_without_tags_or_captions(client, songs_runtime):
+    # A row as older versions stored it: blank brief and sections.
+    Song.objects.create(id=9, title="Old Song", lyrics="one\ntwo\n\nthree\nfour", model_version="old-1")
+    response = client.get("/song/9")
+    html = response.content.decode()
+    assert response.status_code == 200 and '<h1 class="title">Old Song</h1>' in html
+    assert '<ul class="tags"' not in html and '<h2 class="stanza-kind">' not in html
+    assert "<p>one<br>two</p>" in html and "<p>three<br>four</p>" in html
+    document = json.loads(client.get("/api/songs/9").content)
+    assert document["brief"] is None and document["sections"] == []
+
+
+@pytest.mark.django_db
+def test_api_has_the_brief_and_the_sections(client, songs_runtime):
+    generated = FakeLyricsGenerator().generate([321])[0]
+    store(321)
+    document = json.loads(client.get("/api/songs/321").content)
+    assert document["brief"] == brief_for(321).as_dict() == generated.brief.as_dict()
+    assert document["sections"] == [{"kind": s.kind, "lines": list(s.lines)} for s in generated.sections]
+    assert "\n\n".join("\n".join(s["lines"]) for s in document["sections"]) == document["lyrics"]
+
+
+@pytest.mark.django_db
+def test_make_random_narrowed_by_mood_and_genre(client, songs_runtime):
+    ids = list(range(40))
+    for song_id in ids:
+        store(song_id)
+    songs_runtime.pool.add([PoolEntry(i, brief_for(i).genre, brief_for(i).mood) for i in ids])
+    mood, genre = brief_for(0).mood, brief_for(0).genre
+    for _ in range(10):
+        location = client.get(f"/random?mood={quote(mood)}")["Location"]
+        assert brief_for(int(location.rsplit("/", 1)[1])).mood == mood
+    for _ in range(5):
+        song_id = int(client.get(f"/?genre={quote(genre)}&mood={quote(mood)}")["Location"].rsplit("/", 1)[1])
+        assert (brief_for(song_id).genre, brief_for(song_id).mood) == (genre, mood)
+    response = client.get(f"/random?mood={quote(mood.upper())}%20&utm_source=x")  # case and spaces forgiven
+    assert response.status_code == 302 and brief_for(int(response["Location"].rsplit("/", 1)[1])).mood == mood
+    assert songs_runtime.generator.generated_ids == []  # nothing was written, nothing waited
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query, kind", [("mood=hangry", "mood"), ("genre=polka&mood=sad", "genre"),
+                                         ("mood=%3Cb%3Ebold%3C%2Fb%3E", "mood")])
+def test_make_random_with_an_unknown_tag_is_a_400_page(client, songs_runtime, query, kind):
+    response = client.get(f"/random?{query}")
+    html = response.content.decode()
+    assert response.status_code == 400 and response["Content-Type"] == "text/html; charset=utf-8"
+    assert response["Cache-Control"] == "no-store"
+    assert f"<h1>No such {kind}</h1>" in html and "<b>bold" not in html
+    assert 'href="/random?mood=sad"' in html or 'href="/random?genre=folk"' in html  # the known values
+    assert "Make Random" in html

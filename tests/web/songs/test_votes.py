@@ -123,8 +123,8 @@ def test_voted_up_scores_for_make_random_come_from_the_tallies_without_hidden_so
     votes(3, 1)
     votes(4, 1, 1)
     services.songs_hide(song_ids=[4])
-    assert selectors.song_scores_voted_up(limit=10) == [(1, 3), (3, 1)]
-    assert selectors.song_scores_voted_up(limit=1) == [(1, 3)]
+    assert [(v.song_id, v.score) for v in selectors.song_scores_voted_up(limit=10)] == [(1, 3), (3, 1)]
+    assert [(v.song_id, v.score) for v in selectors.song_scores_voted_up(limit=1)] == [(1, 3)]
 
 
 def test_recount_repairs_counts_changed_behind_the_services_back():

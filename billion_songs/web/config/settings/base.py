@@ -208,7 +208,7 @@ SONG_BROWSER_MAX_AGE = env_int("BILLION_SONGS_BROWSER_MAX_AGE", 30 * 24 * 3600)
 SONG_SHARED_MAX_AGE = env_int("BILLION_SONGS_SHARED_MAX_AGE", 365 * 24 * 3600)
 # Part of every page-cache key: bump it (or deploy a new package version) to drop
 # rendered pages after a template change.
-SONG_PAGE_CACHE_VERSION = env_str("BILLION_SONGS_PAGE_CACHE_VERSION", "2")
+SONG_PAGE_CACHE_VERSION = env_str("BILLION_SONGS_PAGE_CACHE_VERSION", "3")  # 3: the brief's tags, stanza captions
 # A removed (hidden) song's page is kept only briefly: a moderator may undo the hiding.
 SONG_REMOVED_MAX_AGE = env_int("BILLION_SONGS_REMOVED_MAX_AGE", 300)
 

@@ -1,6 +1,8 @@
 import time
 
-from billion_songs.web.songs.shared.pool import EXHAUSTED, IDS, RedisSongPool
+from billion_songs.core.songwriting.plan import brief_for
+from billion_songs.web.songs.shared.pool import EXHAUSTED, IDS, TAGS, RedisSongPool, tag_key
+from billion_songs.web.songs.tags import PoolEntry
 
 
 def test_each_song_is_served_its_share_of_times_across_web_processes(redis_url):
@@ -71,3 +73,85 @@ def test_a_song_hidden_by_a_moderator_leaves_the_shared_pool(redis_url, settings
         assert len(pool) == 1 and pool.take() == 22
     finally:
         runtime.install(previous)
+
+
+def _entries(ids) -> list[PoolEntry]:
+    return [PoolEntry(i, brief_for(i).genre, brief_for(i).mood) for i in ids]
+
+
+def test_a_narrowed_draw_serves_only_matching_songs_their_share_of_times(redis_url, private_redis):
+    entries = _entries(range(200))
+    pool = RedisSongPool(target=1000, serves=2, local_picks=4)
+    assert pool.add(entries + [PoolEntry(500)]) == 201  # 500: no tags known, never narrowed to
+    mood = entries[0].mood
+    matching = sorted(e.id for e in entries if e.mood == mood)
+    served = []
+    while (song_id := pool.take(mood=mood)) is not None:
+        served.append(song_id)
+    assert sorted(served) == sorted(matching * 2)
+    assert len(pool) == 201 - len(matching) and sorted(pool.exhausted_peek()) == matching
+    redis = private_redis.client()
+    assert redis.scard(tag_key("mood", mood)) == 0 and redis.hmget(TAGS, *map(str, matching)) == [None] * len(matching)
+    # Their genre sets lost them too: a genre draw never serves a song that left the pool.
+    genre = entries[0].genre
+    by_genre = {e.id for e in entries if e.genre == genre and e.mood != mood}
+    assert {int(i) for i in redis.smembers(tag_key("genre", genre))} == by_genre
+
+
+def test_a_draw_narrowed_to_a_genre_and_a_mood_uses_both(redis_url):
+    entries = _entries(range(400))
+    pool = RedisSongPool(target=1000, serves=3, local_picks=5)
+    pool.add(entries)
+    genre, mood = entries[0].genre, entries[0].mood
+    both = sorted(e.id for e in entries if (e.genre, e.mood) == (genre, mood))
+    served = []
+    while (song_id := pool.take(genre=genre, mood=mood)) is not None:
+        served.append(song_id)
+    assert sorted(served) == sorted(both * 3)
+    assert pool.take(mood="no such mood") is None
+    unnarrowed = pool.take()
+    assert unnarrowed is not None and unnarrowed not in both
+
+
+def test_served_out_by_an_unnarrowed_draw_leaves_the_tag_sets(redis_url, private_redis):
+    pool = RedisSongPool(target=10, serves=1, local_picks=1)
+    pool.add([PoolEntry(1, "folk", "sad"), PoolEntry(2, "folk", "joyful")])
+    first = pool.take()
+    assert first in (1, 2)
+    other = 3 - first
+    assert pool.take(genre="folk") == other  # the served-out one is not drawn again
+    assert pool.take(genre="folk") is None
+    redis = private_redis.client()
+    assert not redis.exists(tag_key("genre", "folk"), tag_key("mood", "sad"), tag_key("mood", "joyful"), TAGS)
+
+
+def test_a_discarded_song_leaves_its_tag_sets(redis_url, private_redis):
+    pool = RedisSongPool(target=10, serves=10, local_picks=3)
+    pool.add([PoolEntry(7, "folk", "sad"), PoolEntry(8, "folk", "sad")])
+    assert pool.take(mood="sad") in (7, 8)  # two more picks are held in this process
+    assert pool.discard([7]) == 1
+    assert {pool.take(mood="sad") for _ in range(5)} == {8}
+    assert private_redis.client().smembers(tag_key("genre", "folk")) == {"8"}
+    pool.clear()
+    assert private_redis.client().keys("bs:pool:*") == []
+
+
+def test_a_worker_never_pools_a_failed_song_nor_restores_one(redis_url, private_redis, transactional_db):
+    from billion_songs.core.fake import FakeLyricsGenerator
+    from billion_songs.web.songs.models import Song
+    from billion_songs.web.songs.worker import RESTORED, Worker
+
+    worker = Worker(FakeLyricsGenerator(failing_ids=frozenset({1, 3})))
+    assert worker.fill_batch("b1", [1, 2, 3, 4])
+    redis = private_redis.client()
+    assert redis.smembers(IDS) == {"2", "4"}  # 1 and 3 were stored, as failed songs, not pooled
+    assert Song.objects.filter(ok=False).count() == 2
+    # Redis restarted (empty): the top-up restores the pool from the database, failed
+    # songs (even one marked pooled by an older version) and hidden ones left out.
+    Song.objects.filter(pk=3).update(in_pool=True)
+    worker.pool.clear()
+    redis.delete(RESTORED)
+    worker.top_up()
+    assert redis.smembers(IDS) == {"2", "4"}
+    assert redis.hget(TAGS, "2") == f"{brief_for(2).mood}\t{brief_for(2).genre}"
+    assert worker.pool.take(mood=brief_for(4).mood) == 4

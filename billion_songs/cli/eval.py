@@ -25,19 +25,24 @@ D = EvalConfig()
               help="Validation tokens scored for perplexity.")
 @click.option("--out", "out_file", metavar="report.json", type=click.Path(path_type=Path), default=None,
               help="Write the full report here as JSON.")
+@click.option("--examples", type=click.IntRange(min=0), default=D.examples, show_default=True,
+              help="Songs per model quoted verbatim in the JSON report.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the engine.")
 def eval_command(models: tuple[str, ...], songs: int, first_id: int, data_dir: Path | None, val_tokens: int,
-                 out_file: Path | None, threads: int | None) -> None:
+                 out_file: Path | None, examples: int, threads: int | None) -> None:
     """Generate songs with each model and report: degenerate songs (repetition loops),
     distinct-2/3, lines per song, words per line, rhyme density (CMU dictionary), share
-    with a title, chat/template artifacts, and with --data validation perplexity
-    (measured with the int8 engine) and memorization (8+ words copied from training)."""
+    with a title, chat/template artifacts; the song form against its goals (song-shaped,
+    rhyming lines, clean titles, title in the lyrics, archaic and prose lines, loops,
+    copies of the prompt's example song); speed (seconds per song and per written line,
+    songs per minute); and with --data validation perplexity (measured with the int8
+    engine) and memorization (8+ words copied from training)."""
     from billion_songs.core.engine.modelfile import ModelLoadError
     from billion_songs.core.evaluation.report import evaluate, format_table
     from billion_songs.core.tuning.dataset import load_prepared
     from billion_songs.core.tuning.errors import PrepareError
 
-    config = EvalConfig(songs=songs, first_id=first_id, val_tokens=val_tokens, threads=threads)
+    config = EvalConfig(songs=songs, first_id=first_id, val_tokens=val_tokens, threads=threads, examples=examples)
     try:
         data = load_prepared(data_dir) if data_dir is not None else None
         result = evaluate(list(models) or ["embedded"], config, data=data,

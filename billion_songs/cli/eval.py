@@ -14,7 +14,8 @@ D = EvalConfig()
 
 @click.command(name="eval")
 @click.option("--model", "models", multiple=True, metavar="M",
-              help="Model to evaluate; repeat to compare (e.g. --model embedded --model runs/verse). "
+              help="Model to evaluate; repeat to compare (e.g. --model verse --model default: the old default "
+                   "against the new). "
                    "[default: embedded]")
 @click.option("--songs", type=click.IntRange(min=1), default=D.songs, show_default=True,
               help="Songs generated per model (ids --first-id onwards, the same for every model).")

@@ -15,7 +15,7 @@ DATA_DIR_HELP = ("Where the SQLite database and the secret key live [default: th
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP)
-@click.option("--model", default=None, help="Model to serve [default: the embedded model].")
+@click.option("--model", default=None, help="Model to serve: see `billion-songs song --help` [default: embedded, with the songwriting decoder].")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads for generation [default: the engine's choice].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Web processes sharing the port (more than one needs REDIS_URL and `billion-songs worker`).")
@@ -28,7 +28,7 @@ def serve(host: str, port: int, data_dir: Path | None, model: str | None, thread
 
 @click.command()
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP)
-@click.option("--model", default=None, help="Model to write songs with [default: the embedded model].")
+@click.option("--model", default=None, help="Model to write songs with: see `billion-songs song --help` [default: embedded].")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads for generation [default: the engine's choice].")
 @click.option("--concurrency", type=click.IntRange(min=2), default=2, show_default=True,
               help="Tasks at once: one pool batch at a time, the rest for visitors' songs.")

@@ -21,18 +21,24 @@ class SongIdType(click.ParamType):
 
 
 SONG_ID = SongIdType()
-model_option = click.option("--model", "model", default=None, metavar="M",
-                            help="Model: a directory (engine or Hugging Face) or hub id. Default: the embedded SmolLM2.")
+MODEL_HELP = ("Model: 'embedded' (the default: SmolLM2-135M-Instruct with the songwriting decoder), 'verse' "
+              "(the old default: the shipped verse adapter, free-form), an engine or Hugging Face directory, "
+              "a LoRA adapter directory, or a hub id.")
+model_option = click.option("--model", "model", default=None, metavar="M", help=MODEL_HELP)
+decoder_option = click.option("--decoder", type=click.Choice(["song", "free"]), default=None,
+                              help="'song': written line by line under the song plan (verses, a chorus sung "
+                                   "again, rhyme); 'free': the model writes the whole song on its own. "
+                                   "[default: the model's own]")
 threads_option = click.option("--threads", type=click.IntRange(min=1), default=None,
                               help="CPU threads for the engine (songs are identical at any count).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per song).")
 
 
-def _generator(model: str | None, threads: int | None, batch_size: int = 32):
+def _generator(model: str | None, threads: int | None, batch_size: int = 32, decoder: str | None = None):
     from billion_songs.core.loader import load_generator
 
     try:
-        return load_generator(model, threads=threads, max_batch_size=batch_size)
+        return load_generator(model, threads=threads, max_batch_size=batch_size, decoder=decoder)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -56,10 +62,11 @@ def render(song: Song, as_json: bool) -> str:
 @click.argument("song_id", type=SONG_ID, metavar="ID")
 @json_option
 @model_option
+@decoder_option
 @threads_option
-def song(song_id: int, as_json: bool, model: str | None, threads: int | None) -> None:
+def song(song_id: int, as_json: bool, model: str | None, decoder: str | None, threads: int | None) -> None:
     """Print song ID (0 to 2**64-1): title line, blank line, lyrics."""
-    generator = _generator(model, threads, batch_size=1)
+    generator = _generator(model, threads, batch_size=1, decoder=decoder)
     result = generator.generate([song_id])[0]
     warn_if_failed(result)
     click.echo(render(result, as_json), nl=False)
@@ -68,12 +75,15 @@ def song(song_id: int, as_json: bool, model: str | None, threads: int | None) ->
 @click.command()
 @click.option("--from", "first", type=SONG_ID, required=True, help="First song id.")
 @click.option("--count", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1, max=256), default=8, show_default=True,
-              help="Songs decoded together (the output does not depend on it).")
+@click.option("--batch-size", type=click.IntRange(min=1, max=256), default=32, show_default=True,
+              help="Rows decoded together: songs (free-form) or candidate lines of several songs "
+                   "(songwriting). The output does not depend on it.")
 @json_option
 @model_option
+@decoder_option
 @threads_option
-def songs(first: int, count: int, batch_size: int, as_json: bool, model: str | None, threads: int | None) -> None:
+def songs(first: int, count: int, batch_size: int, as_json: bool, model: str | None, decoder: str | None,
+          threads: int | None) -> None:
     """Print songs --from N to N+count-1 through the batched path, in id order.
 
     Each song is printed exactly as `song` prints it; in text mode songs are separated by
@@ -84,10 +94,10 @@ def songs(first: int, count: int, batch_size: int, as_json: bool, model: str | N
     except InvalidSongId:
         raise click.BadParameter(f"--from {first} --count {count} runs past the last song id 2**64-1",
                                  param_hint="--count") from None
-    generator = _generator(model, threads, batch_size)
+    generator = _generator(model, threads, batch_size, decoder)
     ids = list(range(first, last + 1))
     # Generate in groups so that the first songs print while later ones are written.
-    group = batch_size * 4
+    group = batch_size
     for start in range(0, len(ids), group):
         for index, result in enumerate(generator.generate(ids[start:start + group])):
             warn_if_failed(result)

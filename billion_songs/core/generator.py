@@ -1,13 +1,19 @@
 """ModelLyricsGenerator: song ids in, songs out, on the int8 engine.
 
-Batches group ids whose prompts have the same token length (no padding, so a row's result
-does not depend on its neighbours) and retry rejected songs with the next attempt number,
-which keys a fresh random stream: still a pure function of the id.
+Two decoders, chosen by the model's generation settings:
+- "song" (the default): the songwriting decoder (songwriting/decoder.py) writes each song
+  line by line under its plan; a song that breaks the song contract
+  (songwriting/checks.py) is written again with the next attempt number.
+- "free": the model writes the whole song on its own (how older tuned adapters were
+  served). Batches group ids whose prompts have the same token length (no padding, so a
+  row's result does not depend on its neighbours); rejected songs retry too.
+Either way a retry keys a fresh random stream: still a pure function of the id.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -19,7 +25,10 @@ from billion_songs.core.interface import Finished, Restart, StreamEvent, TextDel
 from billion_songs.core.postprocess import clean_song
 from billion_songs.core.engine.attention import KVCache
 from billion_songs.core.prompts import encode, prompt_parts
-from billion_songs.core.song import Song, parse_song_id
+from billion_songs.core.song import Song, lyrics_of, parse_song_id
+from billion_songs.core.songwriting.checks import form_problems
+from billion_songs.core.songwriting.decoder import Draft, LineWritten, SongWriter
+from billion_songs.core.songwriting.vocabulary import Vocabulary
 
 DEFAULT_MAX_BATCH = 32
 
@@ -48,6 +57,75 @@ class ModelLyricsGenerator:
     def model_version(self) -> str:
         return self.loaded.model_version
 
+    @property
+    def songwriting(self) -> bool:
+        return self.settings.decoder == "song"
+
+    @functools.cached_property
+    def _vocabulary(self) -> Vocabulary:
+        return Vocabulary(self.loaded.tokenizer)
+
+    @functools.cached_property
+    def _example_ngrams(self) -> dict:
+        return SongWriter.example_ngrams_of(self.loaded.tokenizer) if self._style == "chatml" else {}
+
+    @functools.cached_property
+    def _rhyme_cache(self) -> dict:
+        return {}
+
+    def _writer(self) -> SongWriter:
+        return SongWriter(self.loaded.model, self.loaded.tokenizer, self._vocabulary, self._style, self.settings,
+                          self._prefix, example_ngrams=self._example_ngrams, rhyme_cache=self._rhyme_cache)
+
+    def _judge_draft(self, draft: Draft) -> tuple[str, str, str | None]:
+        """(title, lyrics, rejection reason or None) for one attempt of the songwriting decoder."""
+        lyrics = lyrics_of(draft.sections)
+        problems = form_problems(draft.title, lyrics)
+        return draft.title, lyrics, (problems[0] if problems else None)
+
+    def _write_songs(self, ids: list[int], between_steps) -> dict[int, Song]:
+        queue = deque((song_id, 0) for song_id in ids)
+        rejected: dict[int, list[str]] = defaultdict(list)
+        done: dict[int, Song] = {}
+        # max_batch_size counts rows: each song holds `candidates` of them.
+        songs_at_once = min(len(ids), max(1, -(-self.max_batch_size // self.settings.candidates)))
+        take = lambda: queue.popleft() if queue else None  # noqa: E731
+        for event in self._writer().write(take, songs_at_once=songs_at_once, between_steps=between_steps):
+            if not isinstance(event, Draft):
+                continue
+            title, lyrics, reason = self._judge_draft(event)
+            if reason is None or event.attempt + 1 >= self.settings.max_attempts:
+                if reason is not None:
+                    rejected[event.song_id].append(reason)
+                done[event.song_id] = self._draft_song(event, title, lyrics, rejected[event.song_id], reason is None)
+            else:
+                rejected[event.song_id].append(reason)
+                queue.append((event.song_id, event.attempt + 1))
+        return done
+
+    def _draft_song(self, draft: Draft, title: str, lyrics: str, rejected: list[str], ok: bool) -> Song:
+        return Song(id=draft.song_id, title=title, lyrics=lyrics, model_version=self.model_version, ok=ok,
+                    attempts=draft.attempt + 1, rejected=tuple(rejected), brief=draft.plan.brief,
+                    sections=draft.sections)
+
+    def _stream_song(self, song_id: int) -> Iterator[StreamEvent]:
+        rejected: list[str] = []
+        for attempt in range(self.settings.max_attempts):
+            work = deque([(song_id, attempt)])
+            take = lambda: work.popleft() if work else None  # noqa: E731
+            for event in self._writer().write(take, songs_at_once=1):
+                if isinstance(event, LineWritten):
+                    yield TextDelta(event.text)
+                    continue
+                title, lyrics, reason = self._judge_draft(event)
+                last = attempt + 1 >= self.settings.max_attempts
+                if reason is not None:
+                    rejected.append(reason)
+                if reason is None or last:
+                    yield Finished(self._draft_song(event, title, lyrics, rejected, reason is None))
+                    return
+                yield Restart(reason)
+
     def prompt(self, song_id: int) -> list[int]:
         """This song's part of the prompt (after the shared prefix)."""
         return encode(prompt_parts(song_id, self._style)[1], self.loaded.tokenizer)
@@ -63,6 +141,9 @@ class ModelLyricsGenerator:
     def generate(self, ids: Sequence[int], *, between_steps: Callable[[], None] | None = None) -> list[Song]:
         ids = [parse_song_id(i) for i in ids]
         unique = list(dict.fromkeys(ids))
+        if self.songwriting:
+            written = self._write_songs(unique, between_steps)
+            return [written[i] for i in ids]
         prompts = {song_id: self.prompt(song_id) for song_id in unique}
         rejected: dict[int, list[str]] = defaultdict(list)
         last: dict[int, tuple[str, str]] = {}
@@ -99,6 +180,9 @@ class ModelLyricsGenerator:
 
     def stream(self, song_id: int) -> Iterator[StreamEvent]:
         song_id = parse_song_id(song_id)
+        if self.songwriting:
+            yield from self._stream_song(song_id)
+            return
         prompt = self.prompt(song_id)
         rejected: list[str] = []
         title = lyrics = ""

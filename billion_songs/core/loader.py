@@ -1,8 +1,10 @@
 """One loader for every way to name a model.
 
-- None or "default": the shipped lyrics adapter on the embedded model when the repository
-  ships one (billion_songs/shipped/), else the embedded model itself.
-- "embedded": the embedded SmolLM2-135M-Instruct (prepared on first use).
+- None or "default": the embedded SmolLM2-135M-Instruct with the songwriting decoder.
+- "embedded": the same model, named (prepared on first use).
+- "verse": the shipped verse adapter (billion_songs/shipped/verse-lora) with the free-form
+  decoder it was served with before the songwriting decoder: the old default, kept
+  reachable for comparison (`eval --model verse --model default`).
 - A directory with billion_songs_model.json: an engine model (export's output).
 - A directory with config.json: a Hugging Face checkpoint (GPT-2 family, Llama family),
   converted once into the cache, keyed by the hash of its files.
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from billion_songs.core.adapters import adapter_base, is_adapter_dir, merge_adapter
@@ -32,12 +35,16 @@ from billion_songs.core.paths import cache_dir
 
 EMBEDDED = "embedded"
 DEFAULT = "default"
+VERSE = "verse"
 SHIPPED_ADAPTER = Path(__file__).resolve().parent.parent / "shipped" / "verse-lora"
+DECODERS = ("song", "free")
+# Named models that keep the decoder they were made for, unless one is asked for.
+_NAMED_DECODERS = {VERSE: "free"}
 
 
 def default_model_spec() -> str:
     """The model a site serves when none is named."""
-    return str(SHIPPED_ADAPTER) if is_adapter_dir(SHIPPED_ADAPTER) else EMBEDDED
+    return EMBEDDED
 _HF_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
              "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -73,6 +80,8 @@ def resolve_model_dir(spec: str | None = None) -> Path:
     """The engine model directory for `spec`, converting (once) when needed."""
     if spec is None or spec == DEFAULT:
         spec = default_model_spec()
+    if spec == VERSE:
+        spec = str(SHIPPED_ADAPTER)
     if spec == EMBEDDED:
         return ensure_embedded_model()
     path = Path(spec).expanduser()
@@ -117,12 +126,21 @@ def resolve_model_dir(spec: str | None = None) -> Path:
     return target
 
 
-def load_model(spec: str | None = None, *, generation: GenerationSettings | None = None) -> LoadedModel:
-    return read_model_dir(resolve_model_dir(spec), generation=generation)
+def load_model(spec: str | None = None, *, generation: GenerationSettings | None = None,
+               decoder: str | None = None) -> LoadedModel:
+    """The model for `spec`; `decoder` ("song" or "free") overrides the one its generation
+    settings name (a named model such as "verse" brings its own)."""
+    decoder = decoder or _NAMED_DECODERS.get(spec or "")
+    if decoder is not None and decoder not in DECODERS:
+        raise ModelLoadError(f"unknown decoder {decoder!r} (choose from {', '.join(DECODERS)})")
+    loaded = read_model_dir(resolve_model_dir(spec), generation=generation)
+    if decoder is not None and decoder != loaded.manifest.generation.decoder:
+        loaded.manifest = replace(loaded.manifest, generation=replace(loaded.manifest.generation, decoder=decoder))
+    return loaded
 
 
 def load_generator(model: str | None = None, threads: int | None = None,
-                   max_batch_size: int = DEFAULT_MAX_BATCH) -> ModelLyricsGenerator:
+                   max_batch_size: int = DEFAULT_MAX_BATCH, decoder: str | None = None) -> ModelLyricsGenerator:
     """The real LyricsGenerator for a model spec (see the module docstring)."""
     set_threads(threads)
-    return ModelLyricsGenerator(load_model(model), max_batch_size=max_batch_size)
+    return ModelLyricsGenerator(load_model(model, decoder=decoder), max_batch_size=max_batch_size)

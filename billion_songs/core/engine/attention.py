@@ -1,8 +1,13 @@
-"""Key/value cache and attention shared by the model families.
+"""Key/value caches and attention shared by the model families.
 
-All rows of a batch are at the same position (the generator batches prompts of equal
-token length), so there is no padding and no mask but the causal one: each row's
-attention is the same computation whatever the batch holds.
+Two caches, one attention:
+- `KVCache`: all rows at the same position (the free-form decoder batches prompts of
+  equal token length), so there is no padding and no mask but the causal one.
+- `RowCache`: each row at its own position, one token a step (the songwriting decoder,
+  whose songs and candidate lines run at different lengths in one batch). Every row
+  attends over the cache's full, fixed length with the positions past its own masked, so
+  a row's attention is the same computation (same shapes, same values, the masked ones
+  weighted exactly 0) whatever the other rows hold and however many there are.
 """
 
 from __future__ import annotations
@@ -46,20 +51,90 @@ class KVCache:
         self.k = [t.index_select(0, rows) for t in self.k]
         self.v = [t.index_select(0, rows) for t in self.v]
 
+    # What a model's forward asks of a cache (RowCache answers the same questions).
+    def positions(self, new: int) -> torch.Tensor:
+        """int64 [B, L]: the positions of the `new` tokens of each row."""
+        return torch.arange(self.length, self.length + new).expand(self.k[0].shape[0], new)
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def key_mask(self) -> torch.Tensor | None:
+        """None: every key up to the current length is visible (attend adds the causal mask)."""
+        return None
+
+    def advance(self, new: int) -> None:
+        self.length += new
+
+
+class RowCache(KVCache):
+    """Rows at their own positions, one token per row per step. `stepping` says which rows
+    take their token for real this step; a row that waits (its candidate line is done
+    while its siblings write on) still runs, but what it writes is masked and overwritten
+    by its next real token."""
+
+    def __init__(self, layers: int, batch: int, kv_heads: int, max_len: int, head_dim: int):
+        super().__init__(layers, batch, kv_heads, max_len, head_dim)
+        self.row_positions = torch.zeros(batch, dtype=torch.int64)
+        self.stepping = torch.ones(batch, dtype=torch.bool)
+        self._rows = torch.arange(batch)
+        self._key_positions = torch.arange(max_len)
+
+    @classmethod
+    def from_prefix(cls, prefix: KVCache, batch: int, max_len: int) -> "RowCache":
+        cache = super().from_prefix(prefix, batch, max_len)
+        cache.row_positions[:] = prefix.length
+        return cache
+
+    def positions(self, new: int) -> torch.Tensor:
+        if new != 1:
+            raise ValueError("rows at their own positions take one token a step")
+        if int(self.row_positions.max()) >= self.max_len:
+            raise ValueError(f"a row exceeds the cache of {self.max_len} positions")
+        return self.row_positions[:, None]
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.k[layer][self._rows, :, self.row_positions] = k[:, :, 0]
+        self.v[layer][self._rows, :, self.row_positions] = v[:, :, 0]
+        return self.k[layer], self.v[layer]
+
+    def key_mask(self) -> torch.Tensor:
+        """bool [B, 1, 1, T]: True for the keys a row must not see (past its position)."""
+        return (self._key_positions[None, :] > self.row_positions[:, None])[:, None, None, :]
+
+    def advance(self, new: int) -> None:
+        self.row_positions += self.stepping.to(torch.int64)
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        super().keep_rows(rows)
+        self.row_positions = self.row_positions.index_select(0, rows)
+        self.stepping = self.stepping.index_select(0, rows)
+        self._rows = torch.arange(len(rows))
+
+    def copy_span(self, source: int, targets: list[int], start: int, end: int) -> None:
+        """Positions [start, end) of row `source` into each row of `targets` (a chosen
+        line becomes every sibling's context)."""
+        if not targets or end <= start:
+            return
+        rows = torch.tensor(targets)
+        for layer in range(len(self.k)):
+            self.k[layer][rows, :, start:end] = self.k[layer][source, :, start:end]
+            self.v[layer][rows, :, start:end] = self.v[layer][source, :, start:end]
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Causal grouped-query attention.
 
     q: [B, H, L, d] for the L newest positions; k, v: [B, Hkv, T, d] for all T positions
     (T >= L). Query head h reads key/value head h // (H // Hkv), as in Hugging Face's
-    repeat_kv. Returns [B, L, H * d].
+    repeat_kv. `mask` (a RowCache's key_mask, L = 1): True for keys to hide. Returns
+    [B, L, H * d].
     """
     batch, heads, new, dim = q.shape
     kv_heads, total = k.shape[1], k.shape[2]
     group = heads // kv_heads
     q = q.reshape(batch, kv_heads, group * new, dim)  # [B, Hkv, g*L, d]
     scores = torch.matmul(q, k.transpose(-1, -2)) * (dim ** -0.5)  # [B, Hkv, g*L, T]
-    if new > 1:
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    elif new > 1:
         # Query i (of the L new ones) sits at absolute position total - new + i.
         query_pos = torch.arange(total - new, total).repeat(group)  # [g*L]
         key_pos = torch.arange(total)

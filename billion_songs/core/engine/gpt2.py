@@ -85,19 +85,20 @@ class GPT2Model:
         """tokens: int64 [B, L] -> logits [B, V] of the last position."""
         c = self.config
         batch, new = tokens.shape
-        start = cache.length
-        if start + new > c.n_positions:
-            raise ValueError(f"{start + new} positions exceed the model's {c.n_positions}")
+        positions = cache.positions(new)  # [B, L]
+        if int(positions.max()) >= c.n_positions:
+            raise ValueError(f"{int(positions.max()) + 1} positions exceed the model's {c.n_positions}")
+        mask = cache.key_mask()
         head_dim = c.n_embd // c.n_head
         layer_norm = torch.nn.functional.layer_norm
-        h = self.wte(tokens) + self.wpe[start:start + new]  # [B, L, D]
+        h = self.wte(tokens) + self.wpe[positions]  # [B, L, D]
         for i, layer in enumerate(self.layers):
             x = layer_norm(h, (c.n_embd,), *layer["ln_1"], c.layer_norm_epsilon)
             q, k, v = layer["qkv"](x).view(batch, new, 3, c.n_head, head_dim).permute(2, 0, 3, 1, 4)  # 3 x [B, H, L, d]
             keys, values = cache.append(i, k, v)
-            h = h + layer["out"](attend(q, keys, values))
+            h = h + layer["out"](attend(q, keys, values, mask))
             x = layer_norm(h, (c.n_embd,), *layer["ln_2"], c.layer_norm_epsilon)
             h = h + layer["proj"](torch.nn.functional.gelu(layer["fc"](x), approximate="tanh"))
-        cache.length += new
+        cache.advance(new)
         last = layer_norm(h[:, -1], (c.n_embd,), *self.ln_f, c.layer_norm_epsilon)  # [B, D]
         return self.lm_head(last)  # [B, V]

@@ -52,7 +52,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding in Hugging Face's half-split layout. x: [B, H, L, d]; cos/sin: [L, d]."""
+    """Rotary embedding in Hugging Face's half-split layout. x: [B, H, L, d]; cos/sin: [B, 1, L, d]."""
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos + rotated * sin
@@ -114,10 +114,11 @@ class LlamaModel:
         """tokens: int64 [B, L] (the prompt, or L=1 while decoding) -> logits [B, V] of the last position."""
         c = self.config
         batch, new = tokens.shape
-        start = cache.length
-        if start + new > c.max_positions:
-            raise ValueError(f"{start + new} positions exceed the model's {c.max_positions}")
-        cos, sin = self.cos[start:start + new], self.sin[start:start + new]  # [L, d]
+        positions = cache.positions(new)  # [B, L]
+        if int(positions.max()) >= c.max_positions:
+            raise ValueError(f"{int(positions.max()) + 1} positions exceed the model's {c.max_positions}")
+        cos, sin = self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)  # [B, 1, L, d]
+        mask = cache.key_mask()
         q_size, kv_size = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
         h = self.embed(tokens)  # [B, L, D]
         for i, layer in enumerate(self.layers):
@@ -127,10 +128,10 @@ class LlamaModel:
             k = rotate(k.view(batch, new, c.num_kv_heads, c.head_dim).transpose(1, 2), cos, sin)  # [B, Hkv, L, d]
             v = v.view(batch, new, c.num_kv_heads, c.head_dim).transpose(1, 2)
             keys, values = cache.append(i, k, v)  # [B, Hkv, T, d]
-            h = h + layer["out"](attend(q, keys, values))
+            h = h + layer["out"](attend(q, keys, values, mask))
             x = rms_norm(h, layer["mlp_norm"], c.rms_norm_eps)
             gate, up = layer["gate_up"](x).chunk(2, dim=-1)
             h = h + layer["down"](torch.nn.functional.silu(gate) * up)
-        cache.length += new
+        cache.advance(new)
         last = rms_norm(h[:, -1], self.final_norm, c.rms_norm_eps)  # [B, D]
         return self.lm_head(last)  # [B, V]

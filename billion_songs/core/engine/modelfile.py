@@ -34,13 +34,14 @@ FORMAT = "billion-songs-model"
 FORMAT_VERSION = 1
 # Bump when the forward pass, sampling, prompts or cleaning change in a way that can change
 # a song: it is part of every model_version, so stored songs never get a silent rewrite.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: the songwriting decoder; rows at their own positions (RowCache)
 # The code that shapes a song. Its source is hashed into model_version as a safety net for
 # a forgotten ENGINE_VERSION bump (a comment edit also changes the version: harmless, as
 # stored songs keep the version they were written with).
 _SONG_CODE = ("rng.py", "sampling.py", "decode.py", "prompts.py", "postprocess.py", "guards.py",
               "generator.py", "lyrics_format.py", "engine/attention.py", "engine/int8.py",
-              "engine/llama.py", "engine/gpt2.py")
+              "engine/llama.py", "engine/gpt2.py", "song.py", "songwriting/plan.py", "songwriting/decoder.py",
+              "songwriting/vocabulary.py", "songwriting/checks.py", "songwriting/rhyme.py")
 
 
 @functools.cache
@@ -67,6 +68,12 @@ class GenerationSettings:
     repetition_penalty: float = 1.15  # CTRL-style penalty on recently written tokens (1 = off)
     repetition_window: int = 24  # how many recent tokens the penalty looks at: short, so choruses may repeat
     max_attempts: int = 3  # generations per song before it is stored as failed
+    # "song": the songwriting decoder (songwriting/decoder.py) writes line by line under the
+    # song plan; "free": the model writes the whole song on its own (older tuned adapters).
+    decoder: str = "song"
+    candidates: int = 6  # lines decoded side by side for each line of a song; the best is kept
+    rhyme_bias: float = 3.0  # logit bonus for words that rhyme where the scheme asks for a rhyme
+    song_tokens: int = 320  # the longest song the songwriting decoder may write, its prompt included
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class ModelManifest:
     name: str  # human name, the prefix of model_version
     architecture: str  # a key of ARCHITECTURES
     config: dict  # the architecture's config dataclass as a dict
-    prompt_style: str  # see billion_songs.core.prompts.PromptStyle
+    prompt_style: str  # one of billion_songs.core.prompts.PROMPT_STYLES
     end_token_ids: tuple[int, ...]  # any of these ends a song
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     source: dict = field(default_factory=dict)  # where the weights came from (for people)

@@ -5,7 +5,9 @@ decoder must be, used by its quality guard and measured by `eval`.
   hook: its words appear together in the lyrics.
 - Form: at least 3 stanzas of 2 to 8 lines, at least 12 lines; a stanza (the chorus) sung
   at least twice word for word; no loop.
-- Lines: no prose (more than 16 words), no archaic words ("thou", "doth"...).
+- Lines: no prose (more than 16 words), no archaic words ("thou", "doth"...), and words a
+  dictionary knows (a random-weight model strings word pieces into lines of the right
+  shape: the form alone does not make a song).
 """
 
 from __future__ import annotations
@@ -13,20 +15,21 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from billion_songs.core.songwriting.rhyme import last_word, rhymes
+from billion_songs.core.songwriting.rhyme import last_word, rhymes, rhyming_parts
 
 MIN_LINES = 12
 MIN_STANZAS = 3
 STANZA_LINES = (2, 8)
 TITLE_MAX_WORDS = 8
 PROSE_WORDS = 16  # a line longer than this is prose, not a sung line
+MAX_UNKNOWN_WORDS = 0.25  # share of a song's distinct words the CMU dictionary may not know
 RHYME_DISTANCE = 2  # a line rhymes when a line at most this far away in its stanza ends in a rhyme
 # Words of Early Modern English verse that modern songs do not use. "art" and "wilt" are
 # left out: they are modern words too.
 ARCHAIC = frozenset(
     "thou thee thy thine thyself ye doth dost hath hast shalt wast wert art' 'tis 'twas twas "
     "o'er e'er ne'er ere nay whence thence hither thither yonder oft unto betwixt methinks "
-    "wherefore alas forsooth prithee anon morrow".split()
+    "wherefore alas forsooth prithee anon morrow nigh".split()
 )
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _CLEAN_TITLE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9'’ ,-]*[A-Za-z0-9])?$")
@@ -71,6 +74,12 @@ def is_archaic(line: str) -> bool:
 
 def is_prose(line: str) -> bool:
     return len(words(line)) > PROSE_WORDS
+
+
+def unknown_share(text: str) -> float:
+    """Share of the distinct words that the CMU Pronouncing Dictionary does not know."""
+    distinct = set(words(text))
+    return sum(not rhyming_parts(word) for word in distinct) / len(distinct) if distinct else 0.0
 
 
 def repeated_stanza(parts: list[list[str]]) -> bool:
@@ -120,6 +129,8 @@ def form_problems(title: str, lyrics: str) -> list[str]:
         problems.append("prose_line")
     if any(is_archaic(line) for line in [title, *lines]):
         problems.append("archaic")
+    if unknown_share(f"{title}\n{lyrics}") > MAX_UNKNOWN_WORDS:
+        problems.append("gibberish")
     return problems
 
 

@@ -59,13 +59,6 @@ FORMS: dict[str, tuple[str, ...]] = {
     "chorus-first": (CHORUS, VERSE, CHORUS, VERSE, CHORUS),
     "story": (VERSE, CHORUS, VERSE, CHORUS, VERSE, CHORUS),
 }
-# How the form reads in the model's request ("... with verses, a chorus and a bridge").
-FORM_WORDS = {
-    "verse-chorus": "two verses and a chorus",
-    "verse-chorus-bridge": "two verses, a chorus and a bridge",
-    "chorus-first": "a chorus first, then two verses",
-    "story": "three verses that tell a story, and a chorus",
-}
 # Rhyme schemes by section kind: equal letters rhyme, "X" is free. Couplets and alternate
 # rhyme are what most sung verses use; XAXA (ABCB) is the folk ballad's.
 SCHEMES = {

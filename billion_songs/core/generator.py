@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from billion_songs.core.decode import decode_batch, iter_decode
-from billion_songs.core.engine.modelfile import LoadedModel
+from billion_songs.core.engine.modelfile import LoadedModel, ModelLoadError
 from billion_songs.core.guards import check_song
 from billion_songs.core.interface import Finished, Restart, StreamEvent, TextDelta
 from billion_songs.core.postprocess import clean_song
@@ -42,6 +42,11 @@ class ModelLyricsGenerator:
         self._ends = loaded.manifest.end_token_ids
         self._prefix_ids = encode(prompt_parts(0, self._style)[0], loaded.tokenizer)
         self._prefix = self._prefix_cache()
+        if self.settings.decoder not in ("song", "free"):
+            raise ModelLoadError(f"{loaded.path}: unknown decoder {self.settings.decoder!r} (song or free)")
+        if self.songwriting and len(loaded.tokenizer.encode("\n", add_special_tokens=False).ids) != 1:
+            raise ModelLoadError(f"{loaded.path}: the songwriting decoder needs a tokenizer with a single "
+                                 "newline token; write with this model using --decoder free")
 
     def _prefix_cache(self) -> KVCache | None:
         """Keys and values of the prompt prefix shared by every song, computed once."""

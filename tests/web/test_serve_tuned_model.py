@@ -4,6 +4,7 @@ a model_version of its own, while songs stored under an older model stay as they
 import json
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.loader import load_generator
@@ -50,3 +51,46 @@ def test_the_site_serves_the_tuned_model_and_keeps_older_songs(client, tuned_run
     assert (kept["model_version"], kept["title"], kept["lyrics"]) == ("older-model-1", older.title, older.lyrics)
     page = client.get("/song/8")
     assert page.status_code == 200 and older.title.encode() in page.content
+
+
+def _first_visit(client, generator, song_id):
+    """The chunks of the writing page of a never-seen id, and the song it must end with."""
+    expected = generator.generate([song_id])[0]
+    response = client.get(f"/song/{song_id}")
+
+    async def read_all():
+        return [chunk.decode() async for chunk in response.streaming_content]
+
+    return async_to_sync(read_all)(), expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_visit_streams_the_song_line_by_line(client, tuned_runtime):
+    """The songwriting decoder through the site: the writing page streams the title and
+    then the lines, each as it is chosen."""
+    chunks, expected = _first_visit(client, tuned_runtime.generator, 9)
+    written = "".join(chunks)
+    for line in [expected.title, *expected.lyrics.split("\n")]:
+        assert line.replace("'", "&#x27;") in written
+    assert len([c for c in chunks if c.strip()]) >= 1 + len({line for line in expected.lyrics.split("\n") if line})
+
+
+@pytest.mark.embedded
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_default_song_page_shows_its_form_and_brief(client):
+    """On the real default model a song keeps the contract, so its page shows the form: a
+    caption per stanza, the chorus as often as the form sings it, the brief as tags."""
+    built = runtime.Runtime.build(load_generator("embedded"))
+    runtime.install(built)
+    try:
+        chunks, expected = _first_visit(client, built.generator, 1234)
+        assert expected.ok, expected.rejected
+        page = client.get("/song/1234").content.decode()
+    finally:
+        built.stop()
+        runtime.install(None)
+    assert expected.title in "".join(chunks)
+    assert page.count(">Chorus<") == sum(kind == "chorus" for kind in expected.form) >= 2
+    assert page.count(">Verse<") == sum(kind == "verse" for kind in expected.form) >= 2
+    assert f">{expected.brief.mood}</a>" in page and expected.brief.topic.replace("'", "&#x27;") in page

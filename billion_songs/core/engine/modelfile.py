@@ -72,7 +72,7 @@ class GenerationSettings:
     # song plan; "free": the model writes the whole song on its own (older tuned adapters).
     decoder: str = "song"
     candidates: int = 6  # lines decoded side by side for each line of a song; the best is kept
-    rhyme_bias: float = 3.0  # logit bonus for words that rhyme where the scheme asks for a rhyme
+    rhyme_bias: float = 4.0  # logit bonus for words that rhyme where the scheme asks for a rhyme
     song_tokens: int = 320  # the longest song the songwriting decoder may write, its prompt included
 
 

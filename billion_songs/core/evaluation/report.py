@@ -129,6 +129,7 @@ ROWS = (
     ("prose lines (>16 words)", ("songform", "prose_lines"), "{:.1%}", "<1%"),
     ("songs with a loop", ("songform", "loops"), "{:.1%}", "<1%"),
     ("copies the example (8+ words)", ("songform", "copies_example"), "{:.1%}", "0%"),
+    ("distinct-2, written lines per song", ("songform", "distinct_2_written"), "{:.3f}", ""),
     ("seconds per song", ("seconds", "per_song"), "{:.2f}", ""),
     ("seconds per written line", ("seconds", "per_written_line"), "{:.3f}", ""),
     ("songs per minute", ("seconds", "songs_per_minute"), "{:.1f}", ""),

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from billion_songs.core.evaluation.memorization import RUN_WORDS, CorpusIndex
+from billion_songs.core.evaluation.metrics import distinct_n
 from billion_songs.core.guards import lyric_lines
 from billion_songs.core.song import Song
 from billion_songs.core.songwriting import checks
@@ -66,6 +67,10 @@ class SongForm:
     prose_lines: float  # share of written lines longer than checks.PROSE_WORDS words
     loops: float  # share with a loop: a phrase looping in a line, a line 3 times running, ...
     copies_example: float  # share with a run of run_words words of the prompt's example song
+    # Distinct word bigrams / bigrams within each song's written lines, averaged over songs:
+    # unlike the corpus-wide distinct-2 of whole lyrics, a chorus sung again and a longer
+    # song (more bigrams, so more repeats of common ones) do not count against it.
+    distinct_2_written: float
     run_words: int = RUN_WORDS
 
     def as_dict(self) -> dict:
@@ -92,5 +97,6 @@ def songform_metrics(songs: Sequence[Song], *, example: CorpusIndex | None = Non
         prose_lines=share(sum(map(checks.is_prose, lines))),
         loops=sum(checks.has_loop(checks.stanzas(song.lyrics)) for song in songs) / n,
         copies_example=example.copied_share([f"{song.title}\n{song.lyrics}" for song in songs]),
+        distinct_2_written=sum(distinct_n(["\n".join(written_lines(song.lyrics))], 2) for song in songs) / n,
         run_words=example.run_words,
     )

@@ -49,7 +49,7 @@ CUT_PENALTY = 3.0  # the line was ended by the token limit, not by the model
 END_WEIGHT = 0.25  # times the log-probability of the line's last word: a forced-sounding end loses
 RHYME_FLOOR = -9.0  # log-probability below which a rhyme word is not nudged in
 UNKNOWN_WORD_PENALTY = 1.5  # per word the CMU dictionary does not know
-MIN_PARTNERS = 3  # single-token words rhyming with it: a word others can rhyme with
+MIN_PARTNERS = 8  # single-token words rhyming with it: an end word the next line can rhyme with ("night", not "orange")
 
 
 @dataclass

@@ -102,3 +102,11 @@ def test_the_example_is_read_when_measured_and_its_labels_are_not_words(monkeypa
 def test_no_songs_is_an_error():
     with pytest.raises(ValueError):
         songform_metrics([])
+
+
+def test_distinct_2_of_written_lines_does_not_count_a_chorus_sung_again():
+    once = "\n\n".join([VERSE_1, CHORUS, VERSE_2])
+    again = songform_metrics([song(lyrics=SONG)]).distinct_2_written
+    assert again == songform_metrics([song(lyrics=once)]).distinct_2_written
+    looping = "\n\n".join(["Round and round we go tonight\nRound and round we go tonight"] * 2)
+    assert songform_metrics([song(lyrics=looping)]).distinct_2_written < again

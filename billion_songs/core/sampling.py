@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from billion_songs.core import rng
-from billion_songs.core.engine.modelfile import GenerationSettings
+from billion_songs.core.generation_settings import GenerationSettings
 
 
 def penalize_repeats(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:

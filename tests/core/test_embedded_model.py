@@ -48,7 +48,8 @@ def test_the_old_default_stays_reachable_as_verse(user_cache):
 
 
 def test_embedded_song_zero_streams_and_is_a_clean_song(user_cache):
-    from billion_songs.core.loader import EMBEDDED, load_generator
+    from billion_songs.core.loader import load_generator
+    from billion_songs.core.model_names import EMBEDDED
 
     generator = load_generator(EMBEDDED)
     assert generator.model_version.startswith("smollm2-135m-instruct-")

@@ -24,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from billion_songs.core.atomic import atomic_directory
+from billion_songs.core.generation_settings import GenerationSettings
 from billion_songs.core.engine.gpt2 import GPT2Config, GPT2Model
 from billion_songs.core.engine.llama import LlamaConfig, LlamaModel
 
@@ -39,7 +40,7 @@ ENGINE_VERSION = "2"  # 2: the songwriting decoder; rows at their own positions 
 # a forgotten ENGINE_VERSION bump (a comment edit also changes the version: harmless, as
 # stored songs keep the version they were written with).
 _SONG_CODE = ("rng.py", "sampling.py", "decode.py", "prompts.py", "postprocess.py", "guards.py",
-              "generator.py", "lyrics_format.py", "engine/attention.py", "engine/int8.py",
+              "generator.py", "generation_settings.py", "lyrics_format.py", "engine/attention.py", "engine/int8.py",
               "engine/llama.py", "engine/gpt2.py", "song.py", "songwriting/plan.py", "songwriting/decoder.py",
               "songwriting/vocabulary.py", "songwriting/checks.py", "songwriting/rhyme.py")
 
@@ -57,23 +58,6 @@ ARCHITECTURES = {"llama": (LlamaConfig, LlamaModel), "gpt2": (GPT2Config, GPT2Mo
 
 class ModelLoadError(Exception):
     """A model that is missing, partial, corrupt or unsupported. The message names the path."""
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    max_new_tokens: int = 256  # longest song in tokens; a song cut here ends at its last full line
-    temperature: float = 0.7  # <1 sharpens the distribution: fewer odd words, more clichés
-    top_k: int = 40  # sample only among the k likeliest tokens
-    top_p: float = 0.9  # ...and only the smallest set of them holding this much probability
-    repetition_penalty: float = 1.15  # CTRL-style penalty on recently written tokens (1 = off)
-    repetition_window: int = 24  # how many recent tokens the penalty looks at: short, so choruses may repeat
-    max_attempts: int = 3  # generations per song before it is stored as failed
-    # "song": the songwriting decoder (songwriting/decoder.py) writes line by line under the
-    # song plan; "free": the model writes the whole song on its own (older tuned adapters).
-    decoder: str = "song"
-    candidates: int = 6  # lines decoded side by side for each line of a song; the best is kept
-    rhyme_bias: float = 4.0  # logit bonus for words that rhyme where the scheme asks for a rhyme
-    song_tokens: int = 320  # the longest song the songwriting decoder may write, its prompt included
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import torch
 
 from billion_songs.core import rng
 from billion_songs.core.engine.attention import KVCache, RowCache
-from billion_songs.core.engine.modelfile import GenerationSettings
+from billion_songs.core.generation_settings import GenerationSettings
 from billion_songs.core.prompts import EXAMPLE_SONG, encode, prompt_parts, section_label
 from billion_songs.core.sampling import choose_tokens, penalize_repeats
 from billion_songs.core.song import Section

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from billion_songs.core.engine.modelfile import ModelLoadError
+from billion_songs.core.melody import compose, to_abc, to_kar, to_midi
 from billion_songs.core.song import InvalidSongId, Song, parse_song_id
 
 
@@ -64,12 +66,36 @@ def render(song: Song, as_json: bool) -> str:
 @model_option
 @decoder_option
 @threads_option
-def song(song_id: int, as_json: bool, model: str | None, decoder: str | None, threads: int | None) -> None:
-    """Print song ID (0 to 2**64-1): title line, blank line, lyrics."""
+@click.option("--midi", "midi_file", metavar="OUT.mid", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the song's melody as a standard MIDI file (melody, chords, tempo, key and time "
+                   "signature).")
+@click.option("--kar", "kar_file", metavar="OUT.kar", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write it as karaoke MIDI: one lyric event per syllable, as karaoke players read them.")
+@click.option("--abc", "abc_file", metavar="OUT.abc", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write it as ABC notation (sheet music with the lyrics under the notes).")
+def song(song_id: int, as_json: bool, model: str | None, decoder: str | None, threads: int | None,
+         midi_file: Path | None, kar_file: Path | None, abc_file: Path | None) -> None:
+    """Print song ID (0 to 2**64-1): title line, blank line, lyrics.
+
+    With --midi, --kar or --abc it also writes the song's melody (docs/melody.md): the
+    same tune for the same song in every run."""
     generator = _generator(model, threads, batch_size=1, decoder=decoder)
     result = generator.generate([song_id])[0]
     warn_if_failed(result)
     click.echo(render(result, as_json), nl=False)
+    if midi_file or kar_file or abc_file:
+        write_melody(result, midi_file, kar_file, abc_file)
+
+
+def write_melody(result: Song, midi_file: Path | None, kar_file: Path | None, abc_file: Path | None) -> None:
+    if not result.ok:
+        raise click.ClickException(f"song {result.id} failed its quality checks: it has no lyrics to sing")
+    tune = compose(result)
+    for path, data in ((midi_file, lambda: to_midi(tune)), (kar_file, lambda: to_kar(tune)),
+                       (abc_file, lambda: to_abc(tune, result.title).encode("utf-8"))):
+        if path is not None:
+            path.write_bytes(data())
+            click.echo(f"wrote {path}", err=True)
 
 
 @click.command()

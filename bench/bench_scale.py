@@ -53,7 +53,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,86 +67,17 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FAKE_FACTORY = "billion_songs.web.songs.generation.fake_generator"
+from tests.support.processes import FAKE_GENERATOR, Process, cli, request  # noqa: E402  (after the path)
+from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.waiting import free_port, wait_for  # noqa: E402
+
 LUA_SCRIPT = ROOT / "bench" / "scale" / "requests.lua"
-POOL_IDS = "bs:pool:ids"  # billion_songs.web.songs.shared.pool.IDS
-POOL_RESTORED = "bs:pool:restored"  # billion_songs.web.songs.worker.RESTORED: set after the restore
+POOL_IDS = "bs:pool:ids"  # billion_songs.web.songs.generation.redis_pool.IDS
+POOL_RESTORED = "bs:pool:restored"  # billion_songs.web.songs.runtime.worker.RESTORED: set after the restore
 WRK_THREADS = 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, *, timeout: float, what: str, processes=(), interval: float = 0.2):
-    """Poll `predicate` until it answers something true; fail early if a process died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        for process in processes:
-            if not process.alive():
-                raise RuntimeError(f"{process.name} exited (status {process.popen.returncode}) "
-                                   f"while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-# --- Processes, PostgreSQL, Redis --------------------------------------------------------
-
-class Process:
-    """A subprocess in its own session, its output in a log file."""
-
-    def __init__(self, name: str, command: list[str], env: dict, log_path: Path):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.popen = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      cwd=ROOT, start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def tail(self, lines: int = 30) -> str:
-        return "".join(self.output().splitlines(keepends=True)[-lines:])
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        """Ask it to stop; after `timeout`, kill its process group (its own children)."""
-        if self.alive():
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(10)
-        self._log.close()
-
-
-def redis_start(directory: Path) -> tuple[Process, str]:
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(directory)]
-    process = Process("redis-server", command, dict(os.environ), directory / "redis.log")
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    wait_for(lambda: _pings(client), timeout=10, what="redis-server", processes=[process])
-    return process, url
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return client.ping()
-    except redis.RedisError:
-        return False
-
+# --- PostgreSQL ---------------------------------------------------------------------------
 
 def database_create(admin_url: str) -> str:
     """A new, empty database; returns its URL."""
@@ -178,16 +108,12 @@ def site_environment(args, *, data_dir: Path, database_url: str, redis_url: str)
         "PYTHONUNBUFFERED": "1",
     }
     if args.fake:
-        env["BILLION_SONGS_GENERATOR_FACTORY"] = FAKE_FACTORY
+        env["BILLION_SONGS_GENERATOR_FACTORY"] = FAKE_GENERATOR
         env["BILLION_SONGS_FAKE_SONG_DELAY"] = str(args.fake_song_delay)
         env["BILLION_SONGS_FAKE_LINE_DELAY"] = str(args.fake_line_delay)
     else:
         env.pop("BILLION_SONGS_GENERATOR_FACTORY", None)  # the default: the real engine
     return env
-
-
-def cli(*arguments: str) -> list[str]:
-    return [sys.executable, "-c", "from billion_songs.cli import main; main()", *arguments]
 
 
 # --- The database, through Django in this process ----------------------------------------
@@ -209,7 +135,7 @@ def django_start(env: dict) -> None:
 def songs_seed(count: int) -> None:
     """Store `count` songs marked as pooled: the worker restores them into Redis."""
     from billion_songs.core.fake import FakeLyricsGenerator
-    from billion_songs.web.songs import services
+    from billion_songs.web.songs.data import services
 
     rng = random.Random(2024)
     generator = FakeLyricsGenerator(model_version="bench-seed")
@@ -220,13 +146,13 @@ def songs_seed(count: int) -> None:
 
 def songs_stored(count: int) -> list[int]:
     """Ids of `count` stored, votable songs."""
-    from billion_songs.web.songs.models import Song
+    from billion_songs.web.songs.data.models import Song
 
     return list(Song.objects.filter(ok=True, hidden=False).order_by("?").values_list("id", flat=True)[:count])
 
 
 def songs_count() -> int:
-    from billion_songs.web.songs.models import Song
+    from billion_songs.web.songs.data.models import Song
 
     return Song.objects.count()
 
@@ -275,8 +201,8 @@ def votes_check(song_ids: list[int], redis_client: redis.Redis) -> VoteCheck:
     """Vote rows == SongTally == Redis counts, song by song."""
     from django.db.models import Count, Q
 
-    from billion_songs.web.songs.models import SongTally, Vote
-    from billion_songs.web.songs.shared.votes import counts_key
+    from billion_songs.web.songs.data.models import SongTally, Vote
+    from billion_songs.web.songs.data.vote_counts import counts_key
 
     counted = {row["song_id"]: (row["up"], row["down"]) for row in
                Vote.objects.filter(song_id__in=song_ids).values("song_id")
@@ -341,20 +267,9 @@ class PoolSampler(threading.Thread):
 
 # --- HTTP: probes and wrk ----------------------------------------------------------------
 
-def http_request(port: int, method: str, path: str, *, body: str | None = None,
-                 headers: dict | None = None) -> tuple[int, dict, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
-
-
 def healthy(port: int) -> bool:
     try:
-        return http_request(port, "GET", "/healthz")[0] == 200
+        return request(port, "GET", "/healthz")[0] == 200
     except OSError:
         return False
 
@@ -428,7 +343,7 @@ class Site:
         self.args = args
         self.tmp = tmp
         self.processes: list[Process] = []
-        self.redis_process: Process | None = None
+        self.redis_server: RedisServer | None = None
         self.database_url: str | None = None
         self.port = free_port()
 
@@ -438,7 +353,9 @@ class Site:
             redis_url = args.redis_url
             redis.Redis.from_url(redis_url).flushdb()
         else:
-            self.redis_process, redis_url = redis_start(self.tmp)
+            self.redis_server = RedisServer(self.tmp)
+            self.redis_server.start()
+            redis_url = self.redis_server.url
         self.database_url = database_create(args.postgres_url)
         self.env = site_environment(args, data_dir=self.tmp / "data", database_url=self.database_url,
                                     redis_url=redis_url)
@@ -453,8 +370,8 @@ class Site:
             worker += ["--model", self.args.model]
         if self.args.threads:
             worker += ["--threads", str(self.args.threads)]
-        self.processes.append(Process("web", web, self.env, self.tmp / "web.log"))
-        self.processes.append(Process("worker", worker, self.env, self.tmp / "worker.log"))
+        self.processes.append(Process("web", web, self.env, self.tmp / "web.log", cwd=ROOT))
+        self.processes.append(Process("worker", worker, self.env, self.tmp / "worker.log", cwd=ROOT))
 
     def wait_ready(self, sampler: PoolSampler) -> float:
         """Wait for both web processes and a full pool; returns the seconds the worker
@@ -486,8 +403,8 @@ class Site:
             pass
         if self.database_url:
             database_drop(self.args.postgres_url, self.database_url)
-        if self.redis_process:
-            self.redis_process.stop()
+        if self.redis_server:
+            self.redis_server.kill()
         elif self.args.redis_url:
             redis.Redis.from_url(self.args.redis_url).flushdb()
 
@@ -506,14 +423,14 @@ def run_phase(name: str, site: Site, sampler: PoolSampler, requests: Path, args)
 def probe(site: Site, page_ids: list[int], vote: tuple[str, str, dict]) -> None:
     """One request of each kind, checked, before the load: a broken session or CSRF setup
     must fail here, not show up as a column of errors."""
-    status, _, body = http_request(site.port, "GET", f"/song/{page_ids[0]}")
+    status, _, body = request(site.port, "GET", f"/song/{page_ids[0]}")
     if status != 200:
         raise RuntimeError(f"song page: status {status}")
-    status, headers, _ = http_request(site.port, "GET", "/random")
+    status, headers, _ = request(site.port, "GET", "/random")
     if status != 302 or not headers.get("location", "").startswith("/song/"):
         raise RuntimeError(f"Make Random: status {status}, location {headers.get('location')!r}")
     path, body, headers = vote
-    status, _, answer = http_request(site.port, "POST", path, body=body, headers=headers)
+    status, _, answer = request(site.port, "POST", path, body=body, headers=headers)
     if status != 200 or b"Sign in" in answer:
         raise RuntimeError(f"vote: status {status}: {answer[:300]!r}")
 

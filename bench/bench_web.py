@@ -22,8 +22,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +35,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FAKE_FACTORY = "billion_songs.web.songs.generation.fake_generator"
+from tests.support.processes import FAKE_GENERATOR, Served, site_environment  # noqa: E402  (after the path)
+
 REAL_FACTORY = "billion_songs.core.loader.load_generator"
 
 
@@ -51,7 +50,7 @@ def seed(data_dir: Path, count: int) -> list[int]:
     from django.core.management import call_command
 
     from billion_songs.core.fake import FakeLyricsGenerator
-    from billion_songs.web.songs import services
+    from billion_songs.web.songs.data import services
 
     call_command("migrate", interactive=False, verbosity=0)
     rng = random.Random(2024)
@@ -60,55 +59,6 @@ def seed(data_dir: Path, count: int) -> list[int]:
     for start in range(0, count, 2000):
         services.songs_store_for_pool(songs=generator.generate(ids[start : start + 2000]))
     return ids
-
-
-class Server:
-    def __init__(self, data_dir: Path, factory: str, pool: int, threads: int | None):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        env = {**os.environ, "BILLION_SONGS_GENERATOR_FACTORY": factory, "BILLION_SONGS_POOL_TARGET": str(pool),
-               "PYTHONUNBUFFERED": "1"}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        command = [sys.executable, "-c", "from billion_songs.cli import main; main()", "serve",
-                   "--port", str(self.port), "--data-dir", str(data_dir)]
-        if threads:
-            command += ["--threads", str(threads)]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        cwd=ROOT)
-        self.log: list[str] = []
-
-    def wait_for(self, marker: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        for line in self.log:
-            if marker in line:
-                return line
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError("server exited:\n" + "".join(self.log[-30:]))
-            self.log.append(line)
-            sys.stderr.write("  server| " + line)
-            if marker in line:
-                return line
-        raise RuntimeError(f"server: no {marker!r} within {timeout:.0f}s")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def rss_mb(self) -> float:
-        process = psutil.Process(self.process.pid)
-        return process.memory_info().rss / 2**20
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def wrk(url: str, *, connections: int, duration: int) -> dict:
@@ -152,12 +102,12 @@ def time_a_new_song(base_url: str, song_id: int) -> tuple[float, float]:
 
 
 def pool_footprint_mb(count: int) -> float:
-    from billion_songs.web.songs.pool import SongPool
+    from billion_songs.web.songs.generation.memory_pool import MemoryPool
 
     rng = random.Random(1)
     ids = [rng.getrandbits(64) for _ in range(count)]
     tracemalloc.start()
-    pool = SongPool(target=count, serves=10)
+    pool = MemoryPool(target=count, serves=10)
     pool.add(ids)
     size, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -186,7 +136,7 @@ def main() -> None:
         except ImportError:
             generator = "fake"
     os.environ["BILLION_SONGS_FAKE_LINE_DELAY"] = str(args.fake_line_delay)
-    factory = REAL_FACTORY if generator == "real" else FAKE_FACTORY
+    factory = REAL_FACTORY if generator == "real" else FAKE_GENERATOR
 
     data_dir = Path(tempfile.mkdtemp(prefix="billion-songs-bench-"))
     rows: list[tuple[str, str]] = []
@@ -195,12 +145,15 @@ def main() -> None:
         ids = seed(data_dir, args.pool)
         print(f"seeded {len(ids)} pooled songs in {time.monotonic() - started:.1f}s", file=sys.stderr)
 
-        server = Server(data_dir, factory, args.pool, args.threads)
+        env = site_environment(BILLION_SONGS_GENERATOR_FACTORY=factory, BILLION_SONGS_POOL_TARGET=str(args.pool))
+        threads = ["--threads", str(args.threads)] if args.threads else []
+        server = Served.start(env, data_dir / "serve.log", "--data-dir", str(data_dir), *threads, cwd=ROOT)
         try:
             started = time.monotonic()
-            server.wait_for("Uvicorn running on", timeout=900)
-            restored = server.wait_for("Random pool: restored", timeout=60)
-            model = next((line.split(": ", 1)[1].strip() for line in server.log if "Model ready:" in line), "?")
+            server.process.wait_for_output("Uvicorn running on", timeout=900)
+            restored = server.process.wait_for_output("Random pool: restored", timeout=60)
+            model = next((line.split(": ", 1)[1].strip() for line in server.process.output().splitlines()
+                          if "Model ready:" in line), "?")
             rows.append(("model", f"{generator} ({model}); server ready in {time.monotonic() - started:.1f}s"))
             rows.append(("pool restored at start", re.search(r"restored (\d+)", restored).group(1) + " songs"))
 
@@ -229,7 +182,8 @@ def main() -> None:
                 totals.append(total)
             rows.append((f"never-seen id, first line (median of {args.new_songs})", f"{statistics.median(firsts):.2f} s"))
             rows.append((f"never-seen id, whole song (median of {args.new_songs})", f"{statistics.median(totals):.2f} s"))
-            rows.append((f"server RSS with {args.pool} pooled songs", f"{server.rss_mb():.0f} MB"))
+            rss_mb = psutil.Process(server.process.popen.pid).memory_info().rss / 2**20
+            rows.append((f"server RSS with {args.pool} pooled songs", f"{rss_mb:.0f} MB"))
         finally:
             server.stop()
         rows.append((f"pool of {args.pool} songs itself (tracemalloc)", f"{pool_footprint_mb(args.pool):.2f} MB"))

@@ -13,7 +13,7 @@ from billion_songs.core.engine.modelfile import ModelLoadError
 @click.command()
 @click.argument("source", metavar="RUN_DIR", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(path_type=Path), required=True,
-              help="Engine model directory to write (replaced atomically if it exists).")
+              help="Engine model directory to write: absent, empty, or an earlier export (replaced atomically).")
 @click.option("--name", default=None, help="Model name, the prefix of its model_version [default: the run's directory name].")
 def export(source: Path, out_dir: Path, name: str | None) -> None:
     """Convert a trained model to the engine's int8 format.

@@ -3,8 +3,8 @@
 
 Nothing here has state. The same key and counter give the same number in any process, on
 any thread count and in any batch, which is what makes a song a pure function of its id
-(see the determinism contract in ARCHITECTURE.md). The mixing function is SplitMix64's
-finalizer, applied in a keyed chain; it passes BigCrush as a hash of a counter, which is
+(see "Determinism" in the README's design of the lyrics engine). The mixing function is
+SplitMix64's finalizer, applied in a keyed chain; it passes BigCrush as a hash of a counter, which is
 more than enough to draw sampling noise.
 """
 

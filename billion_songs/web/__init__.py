@@ -1,4 +1,4 @@
-"""The Billion Songs web site: a Django project (config/) and its apps (songs/).
+"""The Billion Songs web site: a Django project (config/) and its apps (songs/, accounts/).
 
-Views never touch the model: they ask the runtime's `SongSource` (stored song, or a
-single-flight generation streamed while it is written) and `RandomSongs` (the pool)."""
+Views never touch the model: they ask the runtime's flights (the stored song, or one
+generation per id streamed while it is written) and `RandomSongs` (the pool)."""

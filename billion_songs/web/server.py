@@ -1,5 +1,5 @@
 """Starting the site and its workers: settings from options, migrations, the model,
-then uvicorn (or, for `billion-songs worker`, Celery).
+then uvicorn. (`billion-songs worker` starts Celery through web/songs/runtime/supervisor.py.)
 
 The order matters. The generator is loaded (and, on a fresh machine, prepared with
 progress on the terminal) before the port is opened, so no visitor ever reaches a site
@@ -60,7 +60,7 @@ def run(*, host: str, port: int, data_dir: Path | None = None, model: str | None
     import uvicorn
     from django.conf import settings
 
-    from billion_songs.web.songs import runtime
+    from billion_songs.web.songs.runtime import web as runtime
 
     if workers > 1 and not settings.SONG_WORKERS:
         raise click.UsageError(
@@ -91,6 +91,13 @@ def run(*, host: str, port: int, data_dir: Path | None = None, model: str | None
         server_header=False,
         timeout_graceful_shutdown=5,  # songs still streaming get 5 s to finish
         timeout_worker_healthcheck=60,  # a process starting on a busy machine is not dead
+        # Past this many open connections uvicorn answers 503 at once instead of queueing
+        # (BILLION_SONGS_LIMIT_CONCURRENCY; 0 = no limit).
+        limit_concurrency=settings.WEB_LIMIT_CONCURRENCY or None,
+        # X-Forwarded-For/-Proto only from the configured trusted proxies (none by default),
+        # not uvicorn's default of trusting any local process.
+        proxy_headers=bool(settings.TRUSTED_PROXIES),
+        forwarded_allow_ips=",".join(settings.TRUSTED_PROXIES) or "",
     )
     try:
         if workers > 1:
@@ -102,39 +109,3 @@ def run(*, host: str, port: int, data_dir: Path | None = None, model: str | None
             uvicorn.run(application, **options)
     finally:
         songs.stop()
-
-
-def run_worker(*, data_dir: Path | None = None, model: str | None = None, threads: int | None = None,
-               concurrency: int = 2, log_level: str = "info") -> None:
-    """A Celery worker: load the model once, start the pool top-up, consume tasks."""
-    configure(host="127.0.0.1", data_dir=data_dir)
-
-    import django
-
-    django.setup()
-
-    from django.conf import settings
-
-    if not settings.CELERY_BROKER_URL or not settings.REDIS_URL:
-        raise click.UsageError("a worker needs Redis: set REDIS_URL (and DATABASE_URL for PostgreSQL), "
-                               "the same as the web processes'")
-    from billion_songs.web.config.celery import app
-    from billion_songs.web.songs import worker
-    from billion_songs.web.songs.generation import generator_load
-
-    click.echo("Loading the lyrics model (the first start prepares it, with progress below)...")
-    generator = generator_load(model=model, threads=threads)
-    click.echo(f"Model ready: {generator.model_version}")
-    songs_worker = worker.start(generator)
-    try:
-        app.worker_main([
-            "worker",
-            "--pool=threads",  # one process, one model; a thread for visitors beside a batch
-            f"--concurrency={concurrency}",
-            "--queues=songs,pool",
-            f"--loglevel={log_level}",
-            f"--hostname=songs-{os.getpid()}@%h",
-            "--without-gossip", "--without-mingle",  # no chatter between workers: they share nothing but Redis
-        ])
-    finally:
-        songs_worker.stop()

@@ -12,6 +12,8 @@ import time
 import django
 import pytest
 
+from tests.support.waiting import wait_for
+
 # Set up here rather than in pyproject: the core tests do not need Django. When pytest
 # runs the whole tree, this conftest loads during collection, after pytest-django looked
 # for settings, so Django is set up by hand before the test modules import models.
@@ -45,7 +47,7 @@ def fake() -> FakeLyricsGenerator:
 def songs_runtime(fake):
     """The process's song runtime, built around `fake`, without a background filler
     unless the test starts one; stopped and removed afterwards."""
-    from billion_songs.web.songs import runtime
+    from billion_songs.web.songs.runtime import web as runtime
 
     built = runtime.Runtime.build(fake)
     runtime.install(built)
@@ -58,7 +60,7 @@ def songs_runtime(fake):
 def _wait_for_flights(built, timeout: float = 10.0) -> None:
     # A generation thread still writing would touch the database after the test's flush.
     deadline = time.monotonic() + timeout
-    while built.source.in_flight and time.monotonic() < deadline:
+    while built.flights.in_flight and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -86,11 +88,7 @@ def asgi_server(songs_runtime, transactional_db):
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
+    wait_for(lambda: server.started, timeout=10, what="uvicorn to start", interval=0.01)
     yield LiveServer(f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(10)

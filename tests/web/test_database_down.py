@@ -1,6 +1,6 @@
 """PostgreSQL goes away under a running `billion-songs serve`, and comes back.
 
-The server reaches PostgreSQL through a TCP proxy (tests/tcp_proxy.py); stopping the
+The server reaches PostgreSQL through a TCP proxy (tests/support/tcp_proxy.py); stopping the
 proxy refuses new connections and breaks the open ones, as a database restart would.
 While it is down, pages that need the database answer 503 with a short page (no
 traceback, the server keeps running); once it is back, the same pages work again without
@@ -8,22 +8,18 @@ a restart, and a song first asked for during the outage is written and stored.""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from billion_songs.web.config.middleware import DatabaseUnavailableMiddleware, database_unreachable
-from billion_songs.web.songs.fields import to_stored
-from tests.tcp_proxy import TcpProxy
+from billion_songs.web.songs.data.fields import to_stored
+from tests.support.processes import FAKE_GENERATOR, Served, site_environment
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
@@ -68,82 +64,19 @@ def proxy():
         yield started
 
 
-class Server:
-    """`billion-songs serve` in a subprocess, its output in a file (shown on failures)."""
-
-    def __init__(self, *, database_url: str, data_dir, log_path):
-        self.port = _free_port()
-        self.log_path = log_path
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "BILLION_SONGS_GENERATOR_FACTORY": "billion_songs.web.songs.generation.fake_generator",
-            "BILLION_SONGS_POOL_TARGET": "20",
-            "BILLION_SONGS_CHART_CACHE_SECONDS": "0",  # /top reads the database every time
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("DJANGO_SETTINGS_MODULE", None)  # serve picks its production settings
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "billion_songs", "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
-                env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def request(self, method: str, path: str, *, body: str | None = None, headers: dict | None = None):
-        """(status, headers with lower-case names, body) of one request, read to its end."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-        finally:
-            connection.close()
-
-    def get(self, path: str):
-        return self.request("GET", path)
-
-    def wait_until_up(self, timeout: float = 120) -> None:
-        # Migrations on a new database and a slow shared machine: a generous deadline.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError("serve exited:\n" + self.log())
-            try:
-                if self.get("/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("serve did not answer /healthz:\n" + self.log())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
 def server(database, proxy, tmp_path):
     user = POSTGRES.netloc.rpartition("@")[0] or "postgres"  # user[:password], as given
-    served = Server(database_url=f"postgres://{user}@127.0.0.1:{proxy.port}/{database}",
-                    data_dir=tmp_path / "data", log_path=tmp_path / "serve.log")
+    env = site_environment(DATABASE_URL=f"postgres://{user}@127.0.0.1:{proxy.port}/{database}",
+                           BILLION_SONGS_GENERATOR_FACTORY=FAKE_GENERATOR, BILLION_SONGS_POOL_TARGET="20",
+                           BILLION_SONGS_CHART_CACHE_SECONDS="0")  # /top reads the database every time
+    served = Served.start(env, tmp_path / "serve.log", "--data-dir", str(tmp_path / "data"))
     try:
-        served.wait_until_up()
+        # Migrations on a new database and a slow shared machine: a generous deadline.
+        served.wait_until_healthy(timeout=120)
         yield served
     finally:
         served.stop()  # before the database is dropped (fixtures end in reverse order)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _until(answer, timeout: float = 30):
@@ -159,7 +92,7 @@ def _until(answer, timeout: float = 30):
 def test_the_site_answers_503_while_postgresql_is_down_and_recovers_when_it_returns(server, proxy, database):
     assert server.get("/healthz")[2] == b"ok"
     status, _, body = server.get("/song/12345")  # written now, streamed to its end
-    assert status == 200 and b"Traceback" not in body, server.log()
+    assert status == 200 and b"Traceback" not in body, server.process.output()
     assert server.get("/song/12345")[0] == 200  # the stored page, now in the page cache
     assert server.get("/top")[0] == 200
 
@@ -185,7 +118,7 @@ def test_the_site_answers_503_while_postgresql_is_down_and_recovers_when_it_retu
     for name, ask in requests.items():
         status, headers, body = ask()
         text = body.decode()
-        assert status == 503, f"{name}: {status}\n{text[:2000]}\n{server.log()}"
+        assert status == 503, f"{name}: {status}\n{text[:2000]}\n{server.process.output()}"
         assert headers["retry-after"] == "10" and headers["cache-control"] == "no-store", name
         for leak in ("Traceback", "OperationalError", "InterfaceError", "psycopg", "connection refused"):
             assert leak.lower() not in text.lower(), f"{name}: {leak} in {text}"
@@ -195,15 +128,15 @@ def test_the_site_answers_503_while_postgresql_is_down_and_recovers_when_it_retu
             assert headers["content-type"].startswith("text/html") and MESSAGE in text, f"{name}: {text}"
             assert "<h1>Back in a moment</h1>" in text
     assert server.get("/song/12345")[0] == 200  # a cached page needs no database
-    assert server.process.poll() is None, server.log()
-    log = server.log()
+    assert server.process.alive(), server.process.output()
+    log = server.process.output()
     assert log.count("Database unreachable") == 1, log  # one warning, not one per request
     assert "Service Unavailable:" not in log, log  # nor django.request's line per 503
 
     proxy.start()  # back, on the same port: no restart of the server
     for name, ask in requests.items():
         status, _, body = _until(ask)
-        assert status == 200, f"{name} after the database came back: {status}\n{body[:2000]!r}\n{server.log()}"
+        assert status == 200, f"{name} after the database came back: {status}\n{body[:2000]!r}\n{server.process.output()}"
         if name == f"/song/{NEW_SONG}":
             assert b'<h1 class="title">' in body and b"could not be written" not in body, body
         if name.startswith("/api/"):
@@ -215,7 +148,7 @@ def test_the_site_answers_503_while_postgresql_is_down_and_recovers_when_it_retu
         rows = db.execute("SELECT id FROM songs_song WHERE id = ANY(%s)",
                           [[to_stored(NEW_SONG), to_stored(NEW_API_SONG)]]).fetchall()
     assert len(rows) == 2
-    assert server.process.poll() is None
+    assert server.process.alive()
 
 
 def _django_error(connection, sql: str) -> Exception:

@@ -10,7 +10,8 @@ from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.loader import load_generator
 from billion_songs.core.tuning.export import export_model
 from billion_songs.core.tuning.train import train
-from billion_songs.web.songs import runtime, services
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.runtime import web as runtime
 from tests.model_fixtures import isolated_cache, tiny_gpt2_dir  # noqa: F401
 from tests.tuning_fixtures import one_thread, prepared_dir, small_config  # noqa: F401
 

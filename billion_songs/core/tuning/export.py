@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from billion_songs.core.adapters import adapter_base, is_adapter_dir, merge_adapter
+from billion_songs.core.atomic import atomic_directory
 from billion_songs.core.engine.modelfile import ModelLoadError, ModelManifest, is_model_dir
 from billion_songs.core.tuning.checkpoint import CHECKPOINT, MODEL, find_checkpoint, is_checkpoint
 
@@ -49,13 +50,31 @@ def find_model(source: str | Path) -> ExportSource:
     return ExportSource(path.resolve(), kind, from_checkpoint)
 
 
+def check_export_dir(out_dir: Path) -> None:
+    """Refuse, before any work, to write over anything but an absent or empty directory
+    or an earlier engine model directory (the same rule as `prepare --out`): a typo must
+    never delete a training run, its source, or any other directory."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ModelLoadError(f"--out {out_dir} exists and is not a directory")
+    if any(out_dir.iterdir()) and not is_model_dir(out_dir):
+        raise ModelLoadError(
+            f"--out {out_dir} is a non-empty directory that is not an engine model directory; "
+            "choose another directory"
+        )
+
+
 def export_model(source: str | Path, out_dir: str | Path, *, name: str | None = None) -> ModelManifest:
     """Convert the model in `source` to an engine directory at `out_dir`; the manifest's
-    model_version is the exported model's version."""
+    model_version is the exported model's version. `out_dir` must be absent, empty or an
+    earlier engine model directory (check_export_dir), checked before and after the work."""
     import transformers
 
     from billion_songs.core.engine.convert import convert_hf_model
 
+    out_dir = Path(out_dir)
+    check_export_dir(out_dir)
     transformers.logging.disable_progress_bar()  # "Loading weights" bars: export prints its own lines
     found = find_model(source)
     name = name or default_name(source)
@@ -69,7 +88,11 @@ def export_model(source: str | Path, out_dir: str | Path, *, name: str | None = 
         origin = {"kind": "huggingface", "path": str(found.path)}
     if found.from_checkpoint:
         origin["checkpoint"] = True
-    return convert_hf_model(model.eval(), tokenizer, Path(out_dir), name=name, source=origin)
+    # The converter writes its directory atomically but replaces whatever is at its path;
+    # so it writes into an empty staging directory of ours, which replaces `out_dir` only
+    # if `out_dir` still passes the check (nothing unexpected appeared there meanwhile).
+    with atomic_directory(out_dir, check=check_export_dir) as staging:
+        return convert_hf_model(model.eval(), tokenizer, staging, name=name, source=origin)
 
 
 def default_name(source: str | Path) -> str:

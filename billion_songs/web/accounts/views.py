@@ -6,7 +6,7 @@ ones written here do the same."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,13 +23,22 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView
 
-from billion_songs.web.accounts import throttle
-from billion_songs.web.accounts.forms import EmailForm, SignInForm, SignUpForm
-from billion_songs.web.songs import selectors
+from billion_songs.web.accounts import mail_links, throttle
+from billion_songs.web.accounts.forms import EmailForm, ResetForm, SignInForm, SignUpForm
+from billion_songs.web.songs.data import selectors
 
 
 def _with_next(url: str, next_url: str) -> str:
     return f"{url}?{urlencode({'next': next_url}, safe='/')}" if next_url else url
+
+
+def _refused(view, form, message: str, *, status: int):
+    form.add_error(None, message)
+    response = view.form_invalid(form)
+    response.status_code = status
+    if status == 503:
+        response["Retry-After"] = "60"
+    return response
 
 
 class SignInView(auth.LoginView):
@@ -41,6 +50,9 @@ class SignInView(auth.LoginView):
         response = super().form_invalid(form)
         if form.has_error(NON_FIELD_ERRORS, "throttled"):
             response.status_code = 429
+        elif form.has_error(NON_FIELD_ERRORS, "throttle_unavailable"):
+            response.status_code = 503
+            response["Retry-After"] = "60"
         return response
 
     def get_context_data(self, **kwargs):
@@ -66,11 +78,13 @@ class SignUpView(auth.RedirectURLMixin, FormView):
         return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form):
-        if throttle.rate_exceeded("signup", self.request, limit=settings.SIGNUPS_PER_ADDRESS_PER_HOUR, window=3600):
-            form.add_error(None, "Too many new accounts from your address. Try again later.")
-            response = self.form_invalid(form)
-            response.status_code = 429
-            return response
+        try:
+            exceeded = throttle.rate_exceeded("signup", self.request, limit=settings.SIGNUPS_PER_ADDRESS_PER_HOUR,
+                                              window=3600)
+        except throttle.ThrottleUnavailable:
+            return _refused(self, form, throttle.UNAVAILABLE, status=503)
+        if exceeded:
+            return _refused(self, form, "Too many new accounts from your address. Try again later.", status=429)
         user = form.save()
         login(self.request, user)
         messages.success(self.request, f"Welcome, {user.get_username()}!")
@@ -121,21 +135,44 @@ class PasswordChangeDoneView(auth.PasswordChangeDoneView):
 @method_decorator(never_cache, name="dispatch")
 class PasswordResetView(auth.PasswordResetView):
     """The mail goes to the console by default, by SMTP when DJANGO_EMAIL_HOST is set.
-    Its link uses BILLION_SONGS_SITE_URL when set. Requests are limited per address; past
-    the limit the same "sent" page shows, and nothing is sent."""
+    Its link never comes from an unchecked Host (mail_links.py): BILLION_SONGS_SITE_URL
+    when set, else the checked host; with neither, the page says that resets are off and
+    nothing is sent. Requests are limited per address; past the limit the same "sent"
+    page shows, and nothing is sent."""
 
     extra_context = {"page_title": "Reset your password"}
     template_name = "accounts/password_reset.html"
+    form_class = ResetForm
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
 
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "switched_off": not mail_links.mail_links_allowed()}
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "reset_disabled"):
+            response.status_code = 503
+        return response
+
     def form_valid(self, form):
-        if throttle.rate_exceeded("password-reset", self.request, limit=settings.PASSWORD_RESETS_PER_ADDRESS_PER_HOUR,
-                                  window=3600):
+        try:
+            exceeded = throttle.rate_exceeded("password-reset", self.request,
+                                              limit=settings.PASSWORD_RESETS_PER_ADDRESS_PER_HOUR, window=3600)
+        except throttle.ThrottleUnavailable:
+            return _refused(self, form, throttle.UNAVAILABLE, status=503)
+        if exceeded:
             return HttpResponseRedirect(self.get_success_url())
-        self.extra_email_context = {"site_url": settings.SITE_URL or f"{self.request.scheme}://{self.request.get_host()}"}
-        return super().form_valid(form)
+        site_url = mail_links.mail_base_url(self.request)
+        # Django's own form_valid, with domain_override: the mail's context then holds no
+        # host from the request either (its `domain` would otherwise come from Host).
+        form.save(domain_override=urlsplit(site_url).netloc, use_https=site_url.startswith("https:"),
+                  token_generator=self.token_generator, from_email=self.from_email,
+                  email_template_name=self.email_template_name, subject_template_name=self.subject_template_name,
+                  request=self.request, html_email_template_name=self.html_email_template_name,
+                  extra_email_context={"site_url": site_url})
+        return HttpResponseRedirect(self.get_success_url())
 
 
 @method_decorator(never_cache, name="dispatch")

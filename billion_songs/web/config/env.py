@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -81,20 +84,88 @@ def parse_database_url(url: str) -> dict:
     raise ValueError(f"DATABASE_URL scheme {parts.scheme!r} is not supported (use sqlite or postgres)")
 
 
+# Private files: the data directory holds the database and the secret key, readable by
+# this user only. `billion-songs serve` and `worker` also set the umask to 077, so that
+# files SQLite creates (the database, its -wal and -shm) are 0600 too.
+
+def private_directory(path: Path) -> None:
+    """Create `path` (and missing parents) with mode 0700; an existing one is left as it is
+    (it may be a directory the operator chose and shares on purpose)."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it does not exist (an empty file is a valid
+    empty SQLite database), so that it is never readable by others, whatever the umask."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+SECRET_KEY_MIN_LENGTH = 50  # Django's own check (security.W009) asks for at least 50 characters
+# deploy/env.example's placeholder: a key everyone can read is no secret.
+PLACEHOLDER_SECRET_KEYS = {"change-me-to-a-long-random-string"}
+_NEW_KEY_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+def checked_secret_key(key: str, source: str) -> str:
+    """`key`, or ImproperlyConfigured naming `source` when it is the example's placeholder
+    or shorter than SECRET_KEY_MIN_LENGTH: sessions, password-reset links and CSRF tokens
+    are signed with it."""
+    if key in PLACEHOLDER_SECRET_KEYS or key.lower().startswith("change-me"):
+        raise ImproperlyConfigured(f"{source} is the example's placeholder; set a long random key, e.g. from {_NEW_KEY_HINT}")
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        raise ImproperlyConfigured(f"{source} has {len(key)} characters; it needs at least {SECRET_KEY_MIN_LENGTH} "
+                                   f"(a new one: {_NEW_KEY_HINT})")
+    return key
+
+
 def secret_key_in(data_dir: Path) -> str:
     """A secret key kept in the data directory, created on first use, so that a fresh
-    `billion-songs serve` works without configuration and sessions survive restarts."""
+    `billion-songs serve` works without configuration and sessions survive restarts.
+
+    Written atomically: a complete key goes to a private temporary file, is flushed to
+    disk, then linked to `secret_key`, which fails if another process got there first (then
+    both use the winner's key). A crash leaves at most a stray temporary file, never an
+    empty or partial key file."""
+    private_directory(data_dir)
     path = data_dir / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
-        # O_EXCL: if two processes race, one wins and both read the winner's key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as file:
+        key = _write_new_key(path)
+    else:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # written by an older version with the umask's mode
+    return checked_secret_key(key, f"The secret key file {path} (delete it to have a new one made; "
+                                   "everyone will be signed out)")
+
+
+def _write_new_key(path: Path) -> str:
+    key = secrets.token_urlsafe(SECRET_KEY_MIN_LENGTH)  # 67 characters
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as file:
             file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_text().strip()  # another process won the race: its complete key
+        _fsync_directory(path.parent)
         return key
+    finally:
+        os.unlink(temporary)
+
+
+def _fsync_directory(path: Path) -> None:
+    if hasattr(os, "O_DIRECTORY"):  # not on Windows
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

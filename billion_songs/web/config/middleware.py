@@ -1,4 +1,6 @@
-"""Django's stock middleware without the thread hops under ASGI.
+"""Django's stock middleware without the thread hops under ASGI, and the site's own:
+the client's address behind trusted proxies, security headers (CSP, Permissions-Policy),
+no per-visitor headers on public responses, a 503 while the database is away.
 
 Under ASGI, Django's `MiddlewareMixin` runs every `process_request` and `process_response`
 in a worker thread (`sync_to_async`), two hops per middleware per request, which cost more
@@ -7,19 +9,29 @@ the user are loaded lazily, only when a view asks), so they run on the event loo
 one hook that can write to the database, saving a modified session, still goes to a
 thread. Under WSGI (the test client) nothing changes.
 
+`PublicResponseMiddleware`, first, keeps cookies and Vary: Cookie off public responses;
+`ClientAddressMiddleware` sets REMOTE_ADDR to the visitor's address behind trusted proxies;
+`SecurityHeadersMiddleware` adds Content-Security-Policy and Permissions-Policy;
 `DatabaseUnavailableMiddleware`, at the end, answers 503 while the database is out of reach.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.contrib.staticfiles import finders
+from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.middleware import clickjacking, common, csrf, security
@@ -74,6 +86,172 @@ class SessionMiddleware(sessions.SessionMiddleware):
             # Saving the session touches the database: that part runs in a thread.
             return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
         return response  # untouched session: the stock hook would do nothing either
+
+
+# --- The client's address behind trusted proxies -------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(entries: Sequence[str]) -> tuple[Network, ...]:
+    """BILLION_SONGS_TRUSTED_PROXIES ("10.0.0.5, 10.1.0.0/16, fd00::/8") as networks."""
+    try:
+        return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+    except ValueError as error:
+        raise ImproperlyConfigured(f"BILLION_SONGS_TRUSTED_PROXIES: {error}") from None
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.7:443"
+        text = text.split(":")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return ip.ipv4_mapped or ip if ip.version == 6 else ip
+
+
+def _trusted(ip, networks: Sequence[Network]) -> bool:
+    return ip is not None and any(ip in network for network in networks)
+
+
+def forwarded_client(peer: str, forwarded_for: str, networks: Sequence[Network]) -> str:
+    """The visitor's address: `peer` (the TCP peer), unless it is a trusted proxy; then the
+    right-most X-Forwarded-For entry that is not a trusted proxy. Each proxy appends the
+    address it got the request from, so entries to the left of the first untrusted one
+    were written by the visitor and mean nothing; an entry that is not an address stops
+    the walk at the last trusted hop."""
+    ip = _address(peer)
+    if not _trusted(ip, networks):
+        return peer
+    client = str(ip)
+    for hop in reversed(forwarded_for.split(",")):
+        hop_ip = _address(hop)
+        if hop_ip is None:
+            break
+        client = str(hop_ip)
+        if not _trusted(hop_ip, networks):
+            break
+    return client
+
+
+class ClientAddressMiddleware(InlineHooks, MiddlewareMixin):
+    """REMOTE_ADDR becomes the visitor's address (`forwarded_client`), which is all the
+    rest of the site reads (the sign-in throttle, rate limits). The TCP peer stays in
+    META["BILLION_SONGS_PEER_ADDR"]. With trusted proxies configured, the X-Forwarded-*
+    headers of a request that did not come through one are dropped, so that a visitor who
+    reaches the server directly cannot claim HTTPS (SECURE_PROXY_SSL_HEADER) either."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.networks = trusted_networks(settings.TRUSTED_PROXIES)
+
+    def process_request(self, request):
+        meta = request.META
+        peer = meta.get("REMOTE_ADDR", "")
+        meta["BILLION_SONGS_PEER_ADDR"] = peer
+        if not self.networks:
+            return None
+        if _trusted(_address(peer), self.networks):
+            meta["REMOTE_ADDR"] = forwarded_client(peer, meta.get("HTTP_X_FORWARDED_FOR", ""), self.networks)
+        else:
+            for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"):
+                meta.pop(header, None)
+        return None
+
+
+# --- Security headers -------------------------------------------------------------------
+
+def _sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _static_text(path: str) -> str:
+    # Read exactly as templatetags/inline_static.py reads it (text mode, UTF-8), so the
+    # hash is of the very characters inlined between <script> and </script>.
+    found = finders.find(path)
+    if not found:
+        raise ImproperlyConfigured(f"CSP_INLINE_SCRIPTS/CSP_INLINE_STYLES: no static file {path!r}")
+    with open(found, encoding="utf-8") as file:
+        return file.read()
+
+
+def content_security_policy() -> str:
+    """The site's CSP: everything from this origin, plus the inlined script and styles by
+    their sha256 hashes, computed from the static files the templates inline (settings
+    CSP_INLINE_SCRIPTS, CSP_INLINE_STYLES) and the literal styles some templates hold
+    (CSP_INLINE_STYLE_TEXTS). No 'unsafe-inline': an injected <script> does not run."""
+    scripts = [_sha256_source(_static_text(path)) for path in settings.CSP_INLINE_SCRIPTS]
+    styles = [_sha256_source(_static_text(path)) for path in settings.CSP_INLINE_STYLES]
+    styles += [_sha256_source(text) for text in settings.CSP_INLINE_STYLE_TEXTS]
+    return "; ".join([
+        "default-src 'self'",
+        " ".join(["script-src 'self'", *scripts]),
+        " ".join(["style-src 'self'", *styles]),
+        "img-src 'self' data:",  # the favicon is a data: URL
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+class SecurityHeadersMiddleware(InlineHooks, MiddlewareMixin):
+    """Content-Security-Policy and Permissions-Policy on every response that has none.
+    The policy is built once, when the middleware is loaded (at start-up)."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.headers = {}
+        if settings.CONTENT_SECURITY_POLICY:
+            self.headers["Content-Security-Policy"] = content_security_policy()
+        if settings.PERMISSIONS_POLICY:
+            self.headers["Permissions-Policy"] = settings.PERMISSIONS_POLICY
+
+    def process_response(self, request, response):
+        for header, value in self.headers.items():
+            response.setdefault(header, value)
+        return response
+
+
+# --- Nothing per visitor on public responses ----------------------------------------------
+
+def _directives(response) -> set[str]:
+    return {part.strip().split("=")[0].lower() for part in response.get("Cache-Control", "").split(",")}
+
+
+class PublicResponseMiddleware(InlineHooks, MiddlewareMixin):
+    """A response that shared caches may keep (Cache-Control: public or s-maxage) must
+    carry nothing about one visitor. First in MIDDLEWARE, so it sees the response last.
+
+    The CSRF middleware sets a fresh csrftoken cookie, with Vary: Cookie, on any response
+    to a request whose csrftoken cookie is malformed; on a public song page that cookie
+    and that Vary would be cached for everyone (or make the page uncacheable). Here the
+    cookie and the Vary go: the visitor gets a fresh token on the next private response
+    (the /me fragment, a form). Any other cookie (a session, messages), or a session the
+    view read, means the response is about this visitor after all: it is made private
+    instead, keeping its cookies, and the mismatch is logged."""
+
+    def process_response(self, request, response):
+        directives = _directives(response)
+        if "public" not in directives and "s-maxage" not in directives:
+            return response
+        response.cookies.pop(settings.CSRF_COOKIE_NAME, None)
+        session = getattr(request, "session", None)
+        if response.cookies or (session is not None and session.accessed):
+            log.warning("A public response for %s set cookies or read the session: made private", request.path)
+            response["Cache-Control"] = "private, no-cache"
+            return response
+        vary = [v.strip() for v in response.get("Vary", "").split(",") if v.strip() and v.strip().lower() != "cookie"]
+        if vary:
+            response["Vary"] = ", ".join(vary)
+        elif "Vary" in response:
+            del response["Vary"]
+        return response
 
 
 # --- The database out of reach: a 503 page, not a traceback ----------------------------------

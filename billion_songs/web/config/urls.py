@@ -3,10 +3,10 @@ from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
-from billion_songs.web.songs.urls import charts
+from billion_songs.web.songs.http.urls import charts
 
 urlpatterns = [
-    path("", include("billion_songs.web.songs.urls")),
+    path("", include("billion_songs.web.songs.http.urls")),
     path("", include(charts)),
     path("accounts/", include("billion_songs.web.accounts.urls")),
     path(settings.ADMIN_PATH, admin.site.urls),

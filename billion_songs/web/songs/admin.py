@@ -1,14 +1,16 @@
 """Moderation in the Django admin: songs, votes, title suggestions (users come with
 django.contrib.auth's admin). Hiding goes through services.py, which also takes the song
 out of the pool and purges its cached pages; votes are deleted through a service that
-corrects the cached counts. Stored songs themselves are read-only: a song never changes."""
+corrects the cached counts. Stored songs themselves are read-only: a song never changes, and is never deleted here
+(that would skip the purge and the pool, and reset its vote counts' revision): hide it.
+The actions need the change permission: staff who may only view cannot hide or show."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from billion_songs.web.songs import services
-from billion_songs.web.songs.models import (
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.data.models import (
     Song,
     SongTally,
     TitleSuggestion,
@@ -40,6 +42,9 @@ class SongAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def save_model(self, request, obj, form, change):
         if "hidden" in form.changed_data:  # through the service: pool and page cache
             services.songs_hide(song_ids=[obj.pk], hidden=obj.hidden)
@@ -53,17 +58,18 @@ class SongAdmin(admin.ModelAdmin):
                 pass
         return queryset, duplicates
 
-    @admin.action(description="Hide the selected songs (out of the pool and charts; the page says removed)")
+    @admin.action(description="Hide the selected songs (out of the pool and charts; the page says removed)",
+                  permissions=["change"])
     def hide(self, request, queryset):
         count = services.songs_hide(song_ids=list(queryset.values_list("pk", flat=True)), hidden=True)
         self.message_user(request, f"{count} song(s) hidden.", messages.SUCCESS)
 
-    @admin.action(description="Show the selected songs again")
+    @admin.action(description="Show the selected songs again", permissions=["change"])
     def unhide(self, request, queryset):
         count = services.songs_hide(song_ids=list(queryset.values_list("pk", flat=True)), hidden=False)
         self.message_user(request, f"{count} song(s) shown again.", messages.SUCCESS)
 
-    @admin.action(description="Recount the votes of the selected songs")
+    @admin.action(description="Recount the votes of the selected songs", permissions=["change"])
     def recount(self, request, queryset):
         changed = services.tallies_recount(song_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{changed} count(s) corrected.", messages.SUCCESS)
@@ -111,12 +117,12 @@ class TitleSuggestionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Hide the selected suggestions")
+    @admin.action(description="Hide the selected suggestions", permissions=["change"])
     def hide(self, request, queryset):
         count = services.title_suggestions_hide(suggestion_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} suggestion(s) hidden.", messages.SUCCESS)
 
-    @admin.action(description="Show the selected suggestions again")
+    @admin.action(description="Show the selected suggestions again", permissions=["change"])
     def unhide(self, request, queryset):
         count = services.title_suggestions_hide(suggestion_ids=list(queryset.values_list("pk", flat=True)),
                                                 hidden=False)

@@ -175,3 +175,64 @@ def test_profile_shows_activity_and_saves_the_email(client, ann):
     client.post("/accounts/profile", {"email": "new@example.com"})
     ann.refresh_from_db()
     assert ann.email == "new@example.com"
+
+
+def reset(client, host="testserver"):
+    return client.post("/accounts/password/reset", {"email": "ann@example.com"}, HTTP_HOST=host)
+
+
+def test_a_public_bind_without_a_site_url_sends_no_reset_mail(client, ann, settings):
+    settings.SITE_URL = ""
+    settings.ALLOWED_HOSTS = ["*"]  # what `serve --host 0.0.0.0` sets without DJANGO_ALLOWED_HOSTS
+    page = client.get("/accounts/password/reset", HTTP_HOST="attacker.example")
+    assert page.status_code == 200 and b"switched off" in page.content
+    response = reset(client, host="attacker.example")
+    assert response.status_code == 503 and b"BILLION_SONGS_SITE_URL" in response.content
+    assert mail.outbox == []
+
+
+def test_the_reset_link_uses_the_site_url_whatever_the_host(client, ann, settings):
+    settings.SITE_URL = "https://songs.example"
+    settings.ALLOWED_HOSTS = ["*"]
+    assert reset(client, host="attacker.example")["Location"] == "/accounts/password/reset/sent"
+    body = mail.outbox[0].body
+    assert "https://songs.example/accounts/password/reset/" in body and "attacker" not in body
+
+
+def test_without_a_site_url_only_an_allowed_host_makes_the_link(client, ann, settings):
+    settings.SITE_URL = ""
+    settings.ALLOWED_HOSTS = ["songs.example"]
+    assert reset(client, host="attacker.example").status_code == 400  # Django refuses the Host
+    assert mail.outbox == []
+    assert reset(client, host="songs.example").status_code == 302
+    assert "http://songs.example/accounts/password/reset/" in mail.outbox[0].body
+
+
+def test_sign_in_counts_the_visitor_behind_a_trusted_proxy(ann, settings):
+    settings.SIGNIN_FAILURES_PER_ACCOUNT = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    proxy = Client(REMOTE_ADDR="10.0.0.1")
+    for forged in ("1.1.1.1", "2.2.2.2"):  # rotating the visitor's own part of the header does not help
+        assert sign_in(proxy, password="wrong", HTTP_X_FORWARDED_FOR=f"{forged}, 198.51.100.7").status_code == 200
+    assert sign_in(proxy, HTTP_X_FORWARDED_FOR="3.3.3.3, 198.51.100.7").status_code == 429
+    # Another visitor behind the same proxy is not blocked.
+    assert sign_in(proxy, HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 302
+    # Sent straight to the server, the header is ignored: the peer's address counts.
+    direct = Client(REMOTE_ADDR="203.0.113.5")
+    for _ in range(2):
+        sign_in(direct, password="wrong", HTTP_X_FORWARDED_FOR="198.51.100.9")
+    assert sign_in(Client(REMOTE_ADDR="203.0.113.5"), HTTP_X_FORWARDED_FOR="198.51.100.10").status_code == 429
+
+
+def test_without_the_cache_sign_in_sign_up_and_reset_refuse_with_a_message(client, ann, settings):
+    from tests.web.accounts.test_throttle import DEAD_REDIS
+
+    settings.CACHES = DEAD_REDIS
+    signin = sign_in(client)
+    assert signin.status_code == 503 and b"Try again in a minute" in signin.content
+    assert "_auth_user_id" not in client.session
+    signup = client.post("/accounts/signup", {"username": "bo", "password1": PASSWORD, "password2": PASSWORD})
+    assert signup.status_code == 503 and b"Try again in a minute" in signup.content
+    assert not User.objects.filter(username="bo").exists()
+    response = reset(client)
+    assert response.status_code == 503 and b"Try again in a minute" in response.content and mail.outbox == []

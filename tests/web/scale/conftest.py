@@ -11,72 +11,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.redis_server import RedisServer, free_port, wait_for
+from tests.support.processes import FAKE_GENERATOR, Process, Served, site_environment, start_worker
+from tests.support.redis_server import RedisServer
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-BIN = Path(sys.executable).parent / "billion-songs"
 
 pytestmark = pytest.mark.slow
-
-
-class Process:
-    def __init__(self, name: str, args: list[str], env: dict, log_path: Path):
-        self.name = name
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        self.popen = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill9(self) -> None:
-        os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> None:
-        if self.alive():
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-        self.log.close()
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-
-class Web:
-    def __init__(self, process: Process, port: int):
-        self.process = process
-        self.url = f"http://127.0.0.1:{port}"
-
-    def get(self, path: str, *, timeout: float = 60) -> tuple[int, dict, bytes]:
-        request = urllib.request.Request(self.url + path)
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=timeout) as response:
-                return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 class Site:
@@ -87,12 +33,11 @@ class Site:
         self.database = database
         self.redis_server = redis_server
         self.processes: list[Process] = []
-        self.env = {
-            **os.environ,
+        self.env = site_environment(**{
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
             "REDIS_URL": redis_server.url,
             "BILLION_SONGS_DATA_DIR": str(tmp / "data"),
-            "BILLION_SONGS_GENERATOR_FACTORY": "billion_songs.web.songs.generation.fake_generator",
+            "BILLION_SONGS_GENERATOR_FACTORY": FAKE_GENERATOR,
             "BILLION_SONGS_POOL_TARGET": "8",
             "BILLION_SONGS_POOL_BATCH": "4",
             "BILLION_SONGS_POOL_TOPUP_INTERVAL": "0.5",
@@ -102,25 +47,17 @@ class Site:
             "BILLION_SONGS_TASK_RESTORE_INTERVAL": "1",
             "BILLION_SONGS_RANDOM_VOTED_REFRESH": "0",
             **settings,
-        }
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)  # the commands choose production settings
+        })
 
-    def start_web(self, *, workers: int = 1) -> Web:
-        port = free_port()
-        process = self._start(f"web-{port}", ["serve", "--port", str(port), "--workers", str(workers)])
-        web = Web(process, port)
-        wait_for(lambda: _healthy(web) or _dead(process), timeout=90, what=f"{process.name} to answer")
-        assert process.alive(), process.output()
-        return web
+    def start_web(self, *, workers: int = 1) -> Served:
+        web = Served.start(self.env, self.tmp / f"web-{len(self.processes)}.log", "--workers", str(workers))
+        self.processes.append(web.process)
+        return web.wait_until_healthy(timeout=90)
 
     def start_worker(self) -> Process:
-        process = self._start(f"worker-{len(self.processes)}", ["worker", "--concurrency", "2", "--loglevel", "info"])
-        wait_for(lambda: " ready." in process.output() or _dead(process), timeout=90, what=f"{process.name} to start")
-        assert process.alive(), process.output()
-        return process
-
-    def _start(self, name: str, args: list[str]) -> Process:
-        process = Process(name, [str(BIN), *args], self.env, self.tmp / f"{name}.log")
+        name = f"worker-{len(self.processes)}"
+        process = start_worker(self.env, self.tmp / f"{name}.log", "--concurrency", "2", "--loglevel", "info",
+                               name=name)
         self.processes.append(process)
         return process
 
@@ -137,17 +74,6 @@ class Site:
 
     def logs(self) -> str:
         return "\n".join(f"----- {p.name} -----\n{p.output()[-4000:]}" for p in self.processes)
-
-
-def _healthy(web: Web) -> bool:
-    try:
-        return web.get("/healthz", timeout=2)[0] == 200
-    except OSError:
-        return False
-
-
-def _dead(process: Process) -> bool:
-    return not process.alive()
 
 
 @pytest.fixture
@@ -194,4 +120,4 @@ def pytest_runtest_makereport(item, call):
         item.rep_call = report
 
 
-OFFSET = 2**63  # the songs table stores id - 2**63 (billion_songs/web/songs/fields.py)
+OFFSET = 2**63  # the songs table stores id - 2**63 (billion_songs/web/songs/data/fields.py)

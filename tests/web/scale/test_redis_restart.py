@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.web.scale.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 def _pool_size(site) -> int:

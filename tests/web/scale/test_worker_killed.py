@@ -8,7 +8,8 @@ import json
 import threading
 import time
 
-from tests.web.scale.conftest import OFFSET, wait_for
+from tests.support.waiting import wait_for
+from tests.web.scale.conftest import OFFSET
 
 
 def _stored(site, song_ids) -> int:

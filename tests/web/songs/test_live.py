@@ -13,8 +13,8 @@ import pytest
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.song import MAX_SONG_ID
 from billion_songs.core.songwriting.plan import MOODS
-from billion_songs.web.songs import services
-from billion_songs.web.songs.models import Song
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.data.models import Song
 
 
 def get(server, path: str, headers: dict | None = None) -> tuple[http.client.HTTPResponse, bytes]:
@@ -51,7 +51,7 @@ def test_stored_song_over_http_with_etag_and_304(asgi_server, song_id):
     store(song_id)
     response, body = get(asgi_server, f"/song/{song_id}")
     assert response.status == 200
-    assert response.getheader("Cache-Control") == "public, max-age=2592000, s-maxage=31536000"
+    assert response.getheader("Cache-Control") == "public, max-age=300, s-maxage=600"
     assert response.getheader("Vary") is None and response.getheader("Set-Cookie") is None
     etag = response.getheader("ETag")
     title = Song.objects.get(pk=song_id).title
@@ -149,8 +149,9 @@ def test_make_random_with_a_dry_pool_falls_back_to_stored_songs(asgi_server, son
 
 def test_make_random_narrowed_over_http_fast_path_and_django(asgi_server, songs_runtime, monkeypatch):
     from billion_songs.core.songwriting.plan import brief_for
-    from billion_songs.web.songs import selectors, views
-    from billion_songs.web.songs.tags import PoolEntry
+    from billion_songs.web.songs.data import selectors
+    from billion_songs.web.songs.http import views
+    from billion_songs.web.songs.data.tags import PoolEntry
 
     songs_runtime.random.voted_refresh = 60
     ids = list(range(50))

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from billion_songs.core.song import MAX_SONG_ID
-from billion_songs.web.songs.models import Song, Vote
+from billion_songs.web.songs.data.models import Song, Vote
 
 EDGES = [0, 1, 2**53 + 1, 2**63 - 1, 2**63, MAX_SONG_ID - 1, MAX_SONG_ID]
 

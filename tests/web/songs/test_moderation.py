@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
-from billion_songs.web.songs import selectors, services
-from billion_songs.web.songs.models import Song, SongTally, TitleSuggestion, Vote
-from tests.web.songs.helpers import store, users, votes
+from billion_songs.web.songs.data import selectors, services
+from billion_songs.web.songs.data.models import Song, SongTally, TitleSuggestion, Vote
+from tests.support.songs import store, users, votes
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,13 @@ from django.contrib.auth.models import User
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.songwriting.plan import MOODS, brief_for
-from billion_songs.web.songs import services
-from billion_songs.web.songs.picker import RandomSongs
-from billion_songs.web.songs.pool import SongPool
-from billion_songs.web.songs.tags import Narrowing, PoolEntry
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.generation.picker import RandomSongs
+from billion_songs.web.songs.generation.memory_pool import MemoryPool
+from billion_songs.web.songs.data.tags import Narrowing, PoolEntry
 
 
-def picker(pool: SongPool, share: float = 0.25, seed: int = 0) -> RandomSongs:
+def picker(pool: MemoryPool, share: float = 0.25, seed: int = 0) -> RandomSongs:
     return RandomSongs(pool=pool, voted_share=share, voted_refresh=3600.0, voted_limit=100, rng=random.Random(seed))
 
 
@@ -34,7 +34,7 @@ def test_a_quarter_of_the_picks_go_to_voted_up_songs_weighted_by_score():
     vote(1, 1, 1, 1)  # score 3
     vote(2, 1)  # score 1
     vote(3, 1, -1, -1)  # score -1: never picked for its votes
-    pool = SongPool(target=10_000, serves=255)
+    pool = MemoryPool(target=10_000, serves=255)
     pool.add(range(1000, 1100))
     choice = picker(pool)
     counts = Counter(choice.pick() for _ in range(4000))
@@ -46,7 +46,7 @@ def test_a_quarter_of_the_picks_go_to_voted_up_songs_weighted_by_score():
 
 @pytest.mark.django_db
 def test_with_no_votes_every_pick_comes_from_the_pool():
-    pool = SongPool(target=10, serves=255)
+    pool = MemoryPool(target=10, serves=255)
     pool.add([7, 8])
     choice = picker(pool)
     assert {choice.pick() for _ in range(50)} == {7, 8}
@@ -54,7 +54,7 @@ def test_with_no_votes_every_pick_comes_from_the_pool():
 
 @pytest.mark.django_db
 def test_a_dry_pool_falls_back_to_stored_songs_then_to_a_new_id():
-    pool = SongPool(target=10, serves=1)
+    pool = MemoryPool(target=10, serves=1)
     choice = picker(pool, share=0.0)
     new_id = choice.pick()  # empty database: a never-seen id, whose page streams
     assert 0 <= new_id < 2**64
@@ -64,7 +64,7 @@ def test_a_dry_pool_falls_back_to_stored_songs_then_to_a_new_id():
 
 @pytest.mark.django_db
 def test_async_pick_matches_sync_rules():
-    pool = SongPool(target=10, serves=5)
+    pool = MemoryPool(target=10, serves=5)
     pool.add([5])
     assert async_to_sync(picker(pool).apick)() == 5
 
@@ -79,7 +79,7 @@ def test_narrowed_picks_come_from_matching_pooled_and_voted_up_songs_only():
     store(*voted)
     for song_id in voted:
         vote(song_id, 1)
-    pool = SongPool(target=10_000, serves=255)
+    pool = MemoryPool(target=10_000, serves=255)
     pool.add(_entries(range(1000, 1300)))
     mood = brief_for(1).mood
     choice = picker(pool, share=0.5)
@@ -95,7 +95,7 @@ def test_narrowed_picks_come_from_matching_pooled_and_voted_up_songs_only():
 
 @pytest.mark.django_db
 def test_a_narrowed_pick_with_no_pooled_match_falls_back_to_a_stored_song_then_to_a_fresh_id():
-    pool = SongPool(target=10, serves=255)
+    pool = MemoryPool(target=10, serves=255)
     pool.add(_entries([7]))
     mood = next(m for m in MOODS if m != brief_for(7).mood)
     stored = next(i for i in range(100, 10_000) if brief_for(i).mood == mood)

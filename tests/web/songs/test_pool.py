@@ -6,25 +6,30 @@ import pytest
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.songwriting.plan import GENRES, MOODS, brief_for
-from billion_songs.web.songs import runtime, services
-from billion_songs.web.songs.models import Song
-from billion_songs.web.songs.pool import PoolFiller, SongPool, pool_restore
-from billion_songs.web.songs.priority import VisitorsFirst
-from billion_songs.web.songs.tags import PoolEntry
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.runtime import web as runtime
+from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.generation.filler import PoolFiller
+from billion_songs.web.songs.generation.local_filler import LocalFillerThread
+from billion_songs.web.songs.generation.memory_pool import MemoryPool
+from billion_songs.web.songs.generation.priority import VisitorsFirst
+from billion_songs.web.songs.generation.writer import SongWriter
+from billion_songs.web.songs.data.tags import PoolEntry
 
 
 def test_each_pooled_song_is_served_its_share_of_times_then_leaves():
-    pool = SongPool(target=10, serves=3, rng=random.Random(0))
+    pool = MemoryPool(target=10, serves=3, rng=random.Random(0))
     pool.add([1, 2])
     served = [pool.take() for _ in range(6)]
     assert sorted(served) == [1, 1, 1, 2, 2, 2]
     assert pool.take() is None and len(pool) == 0
-    assert sorted(pool.drain_exhausted()) == [1, 2]
-    assert pool.drain_exhausted() == []
+    marked = []
+    assert pool.flush_exhausted(marked.extend) == 2 and sorted(marked) == [1, 2]
+    assert pool.flush_exhausted(marked.extend) == 0
 
 
 def test_pool_signals_the_filler_when_below_target():
-    pool = SongPool(target=2, serves=1)
+    pool = MemoryPool(target=2, serves=1)
     assert pool.below_target.is_set()
     pool.add([1, 2])
     assert not pool.below_target.is_set()
@@ -33,7 +38,7 @@ def test_pool_signals_the_filler_when_below_target():
 
 
 def test_pool_take_is_safe_from_many_threads():
-    pool = SongPool(target=10_000, serves=2)
+    pool = MemoryPool(target=10_000, serves=2)
     pool.add(range(5000))
     taken: list[int] = []
     lock = threading.Lock()
@@ -55,7 +60,7 @@ def test_pool_of_50000_songs_is_small():
     import tracemalloc
 
     tracemalloc.start()
-    pool = SongPool(target=50_000, serves=10)
+    pool = MemoryPool(target=50_000, serves=10)
     rng = random.Random(0)
     pool.add([rng.getrandbits(64) for _ in range(50_000)])
     size, _ = tracemalloc.get_traced_memory()
@@ -68,8 +73,8 @@ def test_pool_of_50000_songs_is_small():
 def test_filler_restores_stored_songs_then_fills_to_target_in_batches():
     services.songs_store_for_pool(songs=FakeLyricsGenerator().generate([1, 2, 3]))
     fake = FakeLyricsGenerator()
-    pool = SongPool(target=10, serves=2)
-    filler = PoolFiller(pool=pool, generator=fake, priority=VisitorsFirst(), batch_size=4, idle_check=0.05)
+    pool = MemoryPool(target=10, serves=2)
+    filler = LocalFillerThread(pool=pool, writer=SongWriter(generator=fake, priority=VisitorsFirst()), batch_size=4, idle_check=0.05)
     filler.start()
     try:
         assert filler.restored.wait(5)
@@ -85,9 +90,8 @@ def test_filler_restores_stored_songs_then_fills_to_target_in_batches():
 @pytest.mark.django_db(transaction=True)
 def test_filler_marks_served_out_songs_so_a_restart_skips_them():
     services.songs_store_for_pool(songs=FakeLyricsGenerator().generate([1, 2]))
-    pool = SongPool(target=2, serves=1)
-    filler = PoolFiller(pool=pool, generator=FakeLyricsGenerator(), priority=VisitorsFirst(), batch_size=1,
-                        idle_check=0.05)
+    pool = MemoryPool(target=2, serves=1)
+    filler = LocalFillerThread(pool=pool, writer=SongWriter(generator=FakeLyricsGenerator(), priority=VisitorsFirst()), batch_size=1, idle_check=0.05)
     filler.start()
     try:
         assert filler.restored.wait(5)
@@ -97,17 +101,17 @@ def test_filler_marks_served_out_songs_so_a_restart_skips_them():
         _wait(lambda: not Song.objects.get(pk=served).in_pool and len(pool) == 2)
     finally:
         filler.stop()
-    restarted = SongPool(target=10, serves=1)
-    pool_restore(pool=restarted)
+    restarted = MemoryPool(target=10, serves=1)
+    PoolFiller(pool=restarted, writer=SongWriter(generator=FakeLyricsGenerator())).restore()
     assert served not in set(restarted._ids) and len(restarted) == 2  # one left + one new
 
 
 @pytest.mark.django_db(transaction=True)
 def test_filler_pauses_while_a_visitor_song_is_written():
     priority = VisitorsFirst()
-    pool = SongPool(target=100, serves=1)
+    pool = MemoryPool(target=100, serves=1)
     fake = FakeLyricsGenerator()
-    filler = PoolFiller(pool=pool, generator=fake, priority=priority, batch_size=2, idle_check=0.05)
+    filler = LocalFillerThread(pool=pool, writer=SongWriter(generator=fake, priority=priority), batch_size=2, idle_check=0.05)
     with priority.visitor():
         filler.start()
         time.sleep(0.3)
@@ -151,7 +155,7 @@ def _wait(condition, timeout: float = 10.0) -> None:
 
 
 def test_discard_takes_hidden_ids_out_of_the_pool():
-    pool = SongPool(target=10, serves=3)
+    pool = MemoryPool(target=10, serves=3)
     pool.add([1, 2, 3, 4, 5])
     assert pool.discard([2, 4, 99]) == 2
     assert len(pool) == 3
@@ -165,7 +169,7 @@ def _entries(ids) -> list[PoolEntry]:
 
 def test_a_narrowed_take_serves_only_matching_songs_their_share_of_times():
     entries = _entries(range(300))
-    pool = SongPool(target=1000, serves=2, rng=random.Random(1))
+    pool = MemoryPool(target=1000, serves=2, rng=random.Random(1))
     pool.add(entries)
     pool.add([1000, 1001])  # no tags known (songs stored before briefs): never narrowed to
     mood, genre = entries[0].mood, entries[0].genre
@@ -174,7 +178,9 @@ def test_a_narrowed_take_serves_only_matching_songs_their_share_of_times():
     while (song_id := pool.take(mood=mood)) is not None:
         served.append(song_id)
     assert sorted(served) == sorted(sad * 2)  # each matching song twice, then none left
-    assert len(pool) == 302 - len(sad) and set(pool.drain_exhausted()) == set(sad)
+    marked = []
+    pool.flush_exhausted(marked.extend)
+    assert len(pool) == 302 - len(sad) and set(marked) == set(sad)
     folk = [e.id for e in entries if e.genre == genre and e.mood != mood]
     assert {pool.take(genre=genre) for _ in range(len(folk))} <= set(folk)
     both = next(e for e in entries if e.mood != mood and e.genre != genre)
@@ -185,7 +191,7 @@ def test_a_narrowed_take_serves_only_matching_songs_their_share_of_times():
 
 
 def test_a_narrowed_take_with_no_match_answers_none_and_serves_nothing():
-    pool = SongPool(target=10, serves=3)
+    pool = MemoryPool(target=10, serves=3)
     pool.add([PoolEntry(1, "folk", "sad"), PoolEntry(2, "blues", "joyful"), 3])
     assert pool.take(mood="angry") is None and pool.take(genre="folk", mood="joyful") is None
     assert [pool.take(genre="folk", mood="sad") for _ in range(3)] == [1, 1, 1]
@@ -193,7 +199,7 @@ def test_a_narrowed_take_with_no_match_answers_none_and_serves_nothing():
 
 
 def test_tags_survive_swaps_when_songs_leave_and_are_discarded():
-    pool = SongPool(target=100, serves=1, rng=random.Random(2))
+    pool = MemoryPool(target=100, serves=1, rng=random.Random(2))
     entries = [PoolEntry(i, GENRES[i % len(GENRES)], MOODS[i % 5]) for i in range(60)]
     pool.add(entries)
     pool.discard([e.id for e in entries[::7]])
@@ -214,7 +220,7 @@ def test_a_pool_of_50000_tagged_songs_is_small():
 
     entries = _entries(range(50_000))
     tracemalloc.start()
-    pool = SongPool(target=50_000, serves=10)
+    pool = MemoryPool(target=50_000, serves=10)
     pool.add(entries)
     size, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -231,8 +237,8 @@ class _EveryOther:
 @pytest.mark.django_db(transaction=True)
 def test_failed_songs_never_enter_the_pool_from_the_filler_or_the_restore():
     failing = FakeLyricsGenerator(failing_ids=_EveryOther())
-    pool = SongPool(target=12, serves=1)
-    filler = PoolFiller(pool=pool, generator=failing, priority=VisitorsFirst(), batch_size=4, idle_check=0.05)
+    pool = MemoryPool(target=12, serves=1)
+    filler = LocalFillerThread(pool=pool, writer=SongWriter(generator=failing, priority=VisitorsFirst()), batch_size=4, idle_check=0.05)
     filler.start()
     try:
         _wait(lambda: len(pool) >= 12)
@@ -242,8 +248,8 @@ def test_failed_songs_never_enter_the_pool_from_the_filler_or_the_restore():
     assert all(song_id % 2 == 0 for song_id in pool._ids)  # ...and none was pooled
     assert Song.objects.filter(ok=False).exists() and not Song.objects.filter(ok=False, in_pool=True).exists()
     Song.objects.create(id=99, title="", model_version="old", ok=False, in_pool=True)  # bad data from before
-    restored = SongPool(target=100, serves=1)
-    pool_restore(pool=restored)
+    restored = MemoryPool(target=100, serves=1)
+    PoolFiller(pool=restored, writer=SongWriter(generator=FakeLyricsGenerator())).restore()
     assert len(restored) == Song.objects.filter(in_pool=True, ok=True).count()
     assert all(song_id % 2 == 0 for song_id in restored._ids)
 
@@ -251,8 +257,8 @@ def test_failed_songs_never_enter_the_pool_from_the_filler_or_the_restore():
 @pytest.mark.django_db(transaction=True)
 def test_the_restored_pool_keeps_the_tags():
     services.songs_store_for_pool(songs=FakeLyricsGenerator().generate(range(40)))
-    pool = SongPool(target=100, serves=1)
-    pool_restore(pool=pool)
+    pool = MemoryPool(target=100, serves=1)
+    PoolFiller(pool=pool, writer=SongWriter(generator=FakeLyricsGenerator())).restore()
     mood = brief_for(0).mood
     taken = set()
     while (song_id := pool.take(mood=mood)) is not None:

@@ -1,6 +1,6 @@
 import pytest
 
-from billion_songs.web.songs.ranking import wilson_lower_bound
+from billion_songs.web.songs.data.ranking import wilson_lower_bound
 
 
 def test_wilson_lower_bound_values():

@@ -7,9 +7,9 @@ from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.song import MAX_SONG_ID
 from billion_songs.core.song import Song as GeneratedSong
 from billion_songs.core.songwriting.plan import FORMS, MOODS, brief_for
-from billion_songs.web.songs import selectors, services
-from billion_songs.web.songs.models import Song
-from billion_songs.web.songs.tags import Narrowing
+from billion_songs.web.songs.data import selectors, services, vote_counts
+from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.data.tags import Narrowing
 
 pytestmark = pytest.mark.django_db
 
@@ -130,5 +130,5 @@ def test_vote_summary_for_anonymous_and_signed_in_visitors():
     user = User.objects.create(username="ann")
     services.song_store(song=generated(9))
     services.vote_cast(user=user, song_id=9, value=-1)
-    assert selectors.song_vote_summary(song_id=9, user=AnonymousUser()) == {"up": 0, "down": 1, "score": -1, "mine": None}
-    assert selectors.song_vote_summary(song_id=9, user=user)["mine"] == -1
+    assert vote_counts.song_vote_summary(song_id=9, user=AnonymousUser()) == {"up": 0, "down": 1, "score": -1, "mine": None}
+    assert vote_counts.song_vote_summary(song_id=9, user=user)["mine"] == -1

@@ -15,9 +15,9 @@ from billion_songs.core.interface import Finished, TextDelta
 from billion_songs.core.song import MAX_SONG_ID
 from billion_songs.core.song import Song as GeneratedSong
 from billion_songs.core.songwriting.plan import FORMS, brief_for
-from billion_songs.web.songs import services
-from billion_songs.web.songs.models import Song
-from billion_songs.web.songs.tags import PoolEntry
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.data.tags import PoolEntry
 
 EVIL = '<script>alert("x")</script>'
 
@@ -64,7 +64,7 @@ def test_stored_song_page(client, songs_runtime, song_id):
 def test_stored_song_page_is_publicly_cacheable_with_etag_and_304(client, songs_runtime):
     store(7)
     response = client.get("/song/7")
-    assert response["Cache-Control"] == "public, max-age=2592000, s-maxage=31536000"
+    assert response["Cache-Control"] == "public, max-age=300, s-maxage=600"
     etag = response["ETag"]
     assert re.fullmatch(r'"[0-9a-f]{24}"', etag)
     assert "Set-Cookie" not in response and "Vary" not in response
@@ -142,7 +142,7 @@ def test_api_returns_the_stored_song_with_the_same_caching(client, songs_runtime
     song = store(song_id)
     response = client.get(f"/api/songs/{song_id}")
     assert response["Content-Type"] == "application/json"
-    assert response["Cache-Control"] == "public, max-age=2592000, s-maxage=31536000"
+    assert response["Cache-Control"] == "public, max-age=300, s-maxage=600"
     document = json.loads(response.content)
     assert document["id"] == str(song_id)  # a string: JavaScript numbers stop at 2**53
     assert (document["title"], document["lyrics"], document["model_version"]) == (song.title, song.lyrics, "fake-1")
@@ -185,11 +185,11 @@ def test_streamed_text_is_escaped_and_restarts_hide_the_rejected_draft(songs_run
             yield TextDelta(song.title + "\n")
             yield Finished(GeneratedSong(**{**song.__dict__, "lyrics": EVIL}))
 
-    songs_runtime.source.generator = Evil()
+    songs_runtime.writer.generator = Evil()
     _, html = async_get("/song/31")
     assert "<script>alert" not in html
     assert "&lt;script&gt;" in html
-    assert "<style>#draft-1{display:none}</style>" in html and 'id="draft-2"' in html
+    assert '</div><div class="draft" id="draft-2"' in html and "<style>#draft" not in html
 
 
 @pytest.mark.django_db(transaction=True)
@@ -199,7 +199,7 @@ def test_engine_error_while_streaming_shows_a_retry_page_and_stores_nothing(song
             yield TextDelta("half")
             raise RuntimeError("boom")
 
-    songs_runtime.source.generator = Broken()
+    songs_runtime.writer.generator = Broken()
     _, html = async_get("/song/5")
     assert "could not be written just now" in html and html.rstrip().endswith("</html>")
     assert not Song.objects.filter(pk=5).exists()

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.core.song import MAX_SONG_ID
-from billion_songs.web.songs import selectors, services
-from billion_songs.web.songs.models import SongTally, Vote
-from billion_songs.web.songs.ranking import wilson_lower_bound
-from tests.web.songs.helpers import store, users, votes
+from billion_songs.web.songs.data import selectors, services, vote_counts
+from billion_songs.web.songs.data.models import SongTally, Vote
+from billion_songs.web.songs.data.ranking import wilson_lower_bound
+from tests.support.songs import store, users, votes
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +56,9 @@ def test_summary_for_anonymous_and_signed_in_visitors():
     votes(9, 1, 1, -1)
     (ann,) = users(1)
     services.vote_cast(user=ann, song_id=9, value=-1)
-    assert selectors.song_vote_summary(song_id=9, user=AnonymousUser()) == {"up": 2, "down": 2, "score": 0, "mine": None}
-    assert selectors.song_vote_summary(song_id=9, user=ann)["mine"] == -1
-    assert selectors.song_vote_summary(song_id=10, user=ann) == {"up": 0, "down": 0, "score": 0, "mine": None}
+    assert vote_counts.song_vote_summary(song_id=9, user=AnonymousUser()) == {"up": 2, "down": 2, "score": 0, "mine": None}
+    assert vote_counts.song_vote_summary(song_id=9, user=ann)["mine"] == -1
+    assert vote_counts.song_vote_summary(song_id=10, user=ann) == {"up": 0, "down": 0, "score": 0, "mine": None}
 
 
 def test_top_10_by_net_score_without_hidden_failed_or_non_positive_songs():

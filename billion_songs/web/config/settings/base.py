@@ -31,6 +31,9 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 # When empty, it is taken from the request; the page cache then keys on the host so
 # that a forged Host header can never end up in a page served to someone else.
 SITE_URL = env_str("BILLION_SONGS_SITE_URL").rstrip("/")
+# Reverse proxies whose X-Forwarded-For names the visitor ("10.0.0.5, 10.1.0.0/16"):
+# addresses or networks. Empty: the TCP peer is the visitor (config/middleware.py).
+TRUSTED_PROXIES = env_list("BILLION_SONGS_TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",  # moderation: songs, votes, suggestions, users
@@ -47,7 +50,13 @@ INSTALLED_APPS = [
 # config/middleware.py). None reads the session or the user unless a view does, so a
 # song page gets no Set-Cookie and no Vary: Cookie.
 MIDDLEWARE = [
+    # First, so it sees every response last: no cookie or Vary: Cookie on public responses.
+    "billion_songs.web.config.middleware.PublicResponseMiddleware",
+    # Before anything reads REMOTE_ADDR or the scheme: the visitor's address behind a
+    # trusted proxy (TRUSTED_PROXIES), forwarded headers dropped from anyone else.
+    "billion_songs.web.config.middleware.ClientAddressMiddleware",
     "billion_songs.web.config.middleware.SecurityMiddleware",
+    "billion_songs.web.config.middleware.SecurityHeadersMiddleware",  # CSP, Permissions-Policy
     "billion_songs.web.config.middleware.SessionMiddleware",
     "billion_songs.web.config.middleware.CommonMiddleware",
     "billion_songs.web.config.middleware.CsrfViewMiddleware",
@@ -169,6 +178,24 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Content-Security-Policy (config/middleware.py): same origin only, no 'unsafe-inline';
+# the script and styles the templates inline are allowed by their sha256 hashes, computed
+# at start-up from these static files (found by the staticfiles finders, as
+# {% inline_static %} finds them) and from the literal <style> texts of the streamed page
+# of a new song: the writing notice hidden at the end (songs/writing_end.html,
+# writing_broken.html) and a discarded draft hidden when the writer starts again
+# (songs/http/pages.py, one text per attempt: the first five). A template that inlines
+# something else must add it here (tests/web/config/ check every page, and Chromium).
+CONTENT_SECURITY_POLICY = env_bool("BILLION_SONGS_CSP", True)
+CSP_INLINE_SCRIPTS = ["songs/song.js"]
+CSP_INLINE_STYLES = ["songs/site.css"]
+CSP_INLINE_STYLE_TEXTS = [".writing{display:none}"]
+# Browser features the site never uses, off for it and anything it could be made to load.
+PERMISSIONS_POLICY = env_str(
+    "BILLION_SONGS_PERMISSIONS_POLICY",
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()",
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -193,6 +220,17 @@ FAKE_GENERATOR_LINE_DELAY = env_float("BILLION_SONGS_FAKE_LINE_DELAY", 0.0)  # s
 FAKE_GENERATOR_SONG_DELAY = env_float("BILLION_SONGS_FAKE_SONG_DELAY", 0.0)  # seconds per song of a batch
 
 SONG_GENERATIONS_AT_ONCE = env_int("BILLION_SONGS_GENERATIONS_AT_ONCE", 2)  # visitors' new ids written together
+# Admission control for never-seen ids (songs/generation/admission.py): past these, a
+# visitor gets a 429 (per client) or 503 (site-wide) page with Retry-After instead of a
+# place in the queue. Stored songs are never limited.
+SONG_NEW_PER_CLIENT = env_int("BILLION_SONGS_NEW_SONGS_PER_CLIENT", 4)  # distinct new ids one address waits on
+SONG_NEW_QUEUE = env_int("BILLION_SONGS_NEW_SONGS_QUEUE", 32)  # new songs queued for a writer, site-wide
+SONG_NEW_RETRY_AFTER = env_int("BILLION_SONGS_NEW_SONGS_RETRY_AFTER", 10)  # seconds, until a song's pace is known
+SONG_FLIGHT_POLL_MAX = env_float("BILLION_SONGS_FLIGHT_POLL_MAX", 16.0)  # seconds between a waiting reader's looks (scaled)
+# Connections and requests one web process serves at once (uvicorn's limit_concurrency):
+# past it, uvicorn answers 503 at once instead of letting a flood of open connections
+# (streamed pages of new songs stay open while they are written) take all memory. 0: no limit.
+WEB_LIMIT_CONCURRENCY = env_int("BILLION_SONGS_LIMIT_CONCURRENCY", 1000)
 
 SONG_POOL_TARGET = env_int("BILLION_SONGS_POOL_TARGET", 50_000)  # pooled songs Make Random draws from
 SONG_POOL_SERVES = env_int("BILLION_SONGS_POOL_SERVES", 10)  # times one pooled song is served before it leaves
@@ -202,19 +240,35 @@ RANDOM_VOTED_SHARE = env_float("BILLION_SONGS_RANDOM_VOTED_SHARE", 0.25)  # Make
 RANDOM_VOTED_REFRESH = env_float("BILLION_SONGS_RANDOM_VOTED_REFRESH", 60.0)  # seconds between re-reading scores
 RANDOM_VOTED_LIMIT = env_int("BILLION_SONGS_RANDOM_VOTED_LIMIT", 1000)  # best-scored songs to draw from
 
-# A stored song never changes: browsers keep its page for SONG_BROWSER_MAX_AGE, shared
-# caches (a CDN, which can be purged if a song is ever hidden) for SONG_SHARED_MAX_AGE.
-SONG_BROWSER_MAX_AGE = env_int("BILLION_SONGS_BROWSER_MAX_AGE", 30 * 24 * 3600)
-SONG_SHARED_MAX_AGE = env_int("BILLION_SONGS_SHARED_MAX_AGE", 365 * 24 * 3600)
+# A stored song never changes, but a moderator may hide it: browsers keep its page
+# SONG_BROWSER_MAX_AGE seconds and shared caches (a CDN) SONG_SHARED_MAX_AGE, then ask
+# again with If-None-Match, which costs a 304 from the page cache.
+SONG_BROWSER_MAX_AGE = env_int("BILLION_SONGS_BROWSER_MAX_AGE", 300)
+SONG_SHARED_MAX_AGE = env_int("BILLION_SONGS_SHARED_MAX_AGE", 600)
+# Hiding a song purges it from a CDN through this hook (songs/http/cdn_purge.py): a URL
+# template ({url}, {path}, {id}) requested with SONG_CDN_PURGE_METHOD, or the dotted path
+# of a callable; empty: none.
+SONG_CDN_PURGE = env_str("BILLION_SONGS_CDN_PURGE", "")
+SONG_CDN_PURGE_METHOD = env_str("BILLION_SONGS_CDN_PURGE_METHOD", "PURGE")
 # Part of every page-cache key: bump it (or deploy a new package version) to drop
 # rendered pages after a template change.
-SONG_PAGE_CACHE_VERSION = env_str("BILLION_SONGS_PAGE_CACHE_VERSION", "3")  # 3: the brief's tags, stanza captions
+SONG_PAGE_CACHE_VERSION = env_str("BILLION_SONGS_PAGE_CACHE_VERSION", "4")  # 4: the tune (player, sheet music)
 # A removed (hidden) song's page is kept only briefly: a moderator may undo the hiding.
 SONG_REMOVED_MAX_AGE = env_int("BILLION_SONGS_REMOVED_MAX_AGE", 300)
+# Where the song pages' sheet-music renderer (abcjs, http/abcjs.py) is fetched from on
+# first use: an npm registry, or a mirror of one.
+NPM_REGISTRY = env_str("BILLION_SONGS_NPM_REGISTRY", "https://registry.npmjs.org")
 
 # --- Votes, charts, title suggestions -------------------------------------------------------
 CHART_CACHE_SECONDS = env_int("BILLION_SONGS_CHART_CACHE_SECONDS", 30)  # server and public caches; 0: none
 TITLE_SUGGESTION_MAX_LENGTH = 80  # characters, after whitespace is collapsed (the column's size)
+# Other listeners who must have voted on a suggestion before it shows beside the title.
+TITLE_SUGGESTION_MIN_VOTERS = env_int("BILLION_SONGS_TITLE_SUGGESTION_MIN_VOTERS", 3)
+# Threads per web process that run votes (songs/http/offload.py), each holding a database
+# connection while it works: fewer than the connection pool's size (BILLION_SONGS_DB_POOL_MAX,
+# 8), which the rest of the process shares.
+# 0: on Django's one thread for synchronous views.
+SONG_VOTE_THREADS = env_int("BILLION_SONGS_VOTE_THREADS", 6)
 TITLE_SUGGESTIONS_PER_HOUR = env_int("BILLION_SONGS_TITLE_SUGGESTIONS_PER_HOUR", 10)  # per visitor
 
 # --- Scale-out: Celery workers ----------------------------------------------------------
@@ -235,7 +289,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a busy worker does not hoard queued songs
+# A broker outage of any length is waited out: the worker reconnects with back-off, for
+# ever (Celery's default gives up after 100 tries). Redis (the default broker) goes through
+# runtime/broker.py, which keeps kombu from crashing the worker when the broker goes away
+# mid-task; RabbitMQ (CELERY_BROKER_URL=amqp://...) needs no such help.
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT = ("billion_songs.web.songs.runtime.broker:Transport"
+                           if CELERY_BROKER_URL.startswith("redis://") else None)
+# Running tasks are not cancelled when the connection drops: a thread cannot be, and both
+# tasks are idempotent, so a task the broker hands out again is finished once.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("BILLION_SONGS_TASK_VISIBILITY_TIMEOUT", 600),
     "unacked_restore_interval": env_int("BILLION_SONGS_TASK_RESTORE_INTERVAL", 10),

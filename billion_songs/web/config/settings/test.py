@@ -35,4 +35,5 @@ SONG_POOL_SERVES = 3
 SONG_POOL_BATCH = 4
 RANDOM_VOTED_REFRESH = 0.0  # always read the latest votes
 CHART_CACHE_SECONDS = 0  # charts show the latest votes
+SONG_VOTE_THREADS = 0  # votes on the test's thread and connection, which see its transaction
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 from django.db.models import Count, Q
 
-from billion_songs.web.songs.ranking import wilson_lower_bound
+from billion_songs.web.songs.data.ranking import wilson_lower_bound
 
 
 def tallies_from_votes(apps, schema_editor):

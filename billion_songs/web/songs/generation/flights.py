@@ -1,0 +1,82 @@
+"""Flights: a never-seen id is written once, however many visitors ask for it meanwhile.
+The first visitor starts a *flight*; visitors who arrive while it is being written join it
+and replay its events from the start; everyone after it reads the stored song.
+
+A flight's events are the engine's `TextDelta` and `Restart`, then exactly one terminal
+event: `Stored` (the song as stored, ok or failed) or `Broken` (the engine raised, or no
+writer could be reached; nothing is stored, so a later visit tries again).
+
+A visitor's page asks through `Flights.admit`, which applies admission control
+(admission.py): a cap per client address and a site-wide cap on queued generations,
+beyond which the visitor is `Refused`; a queued flight whose visitors all left is
+dropped before it starts (`Abandoned`).
+
+Two implementations stand behind the `Flights` protocol: `local_flights.LocalFlights`
+(the model in this process, a few writer threads taking flights from a bounded queue) and
+`redis_flights.RedisFlights` (a Celery worker writes, the events come through a Redis
+stream). The views and the streaming page are the same code for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from billion_songs.core.interface import Restart, TextDelta
+from billion_songs.web.songs.data.models import Song
+
+
+@dataclass(frozen=True)
+class Stored:
+    song: Song
+
+
+@dataclass(frozen=True)
+class Broken:
+    reason: str
+
+
+class Abandoned(Exception):
+    """Raised where a queued flight would start: every visitor who asked for it has left,
+    so it is not written (a later visit asks again)."""
+
+
+FlightEvent = TextDelta | Restart | Stored | Broken
+
+
+async def terminal_event(events: AsyncIterator[FlightEvent]) -> Stored | Broken:
+    """The last event of a flight, the one that says how it ended."""
+    async for event in events:
+        if isinstance(event, (Stored, Broken)):
+            return event
+    raise AssertionError("a flight always ends with a terminal event")
+
+
+class Flight(Protocol):
+    """One generation of one id, as a visitor's page reads it."""
+
+    song_id: int
+
+    def events(self) -> AsyncIterator[FlightEvent]:
+        """Every event from the first, then each new one; ends after the terminal event."""
+
+    async def aresult(self) -> Stored | Broken:
+        """The terminal event."""
+
+
+class Flights(Protocol):
+    """Get-or-generate by id: the flight writing `song_id` (the one in progress, or a new one)."""
+
+    @property
+    def in_flight(self) -> int:
+        """Flights this process holds, queued or running (0 where workers write the songs)."""
+
+    async def admit(self, song_id: int, *, client: str) -> Flight:
+        """A visitor's wait on the flight writing `song_id`, within the admission caps
+        (raises `admission.Refused` beyond them). The visitor counts as waiting until the
+        returned flight's events end or are closed (the visitor left)."""
+
+    def flight(self, song_id: int) -> Flight:
+        """The flight writing `song_id`, outside admission control and never dropped (for
+        callers inside the site and tests)."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: thin views, URLs, page rendering and the page cache, the ASGI fast path."""

@@ -1,0 +1,46 @@
+"""Answering a visitor whom admission control turned away (generation/admission.py):
+429 when this client already waits on its share of new songs, 503 when the site's queue
+of new songs is full. Both carry Retry-After and are never cached; the page offers Make
+Random (a song that is ready) and a link to try the same song again, the JSON says the
+same for /api."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from billion_songs.web.accounts.throttle import address_bucket, client_address
+from billion_songs.web.songs.generation.admission import Refused
+from billion_songs.web.songs.http.page_cache import never_cache
+
+STATUS = {"client": 429, "busy": 503}
+MESSAGES = {
+    "client": "You are already waiting for as many new songs as one visitor can; try again when they are written.",
+    "busy": "Many new songs are being written right now; try again shortly.",
+}
+
+
+def admission_client(request: HttpRequest) -> str:
+    """Who a wait for a new song is counted for: the visitor's address (REMOTE_ADDR,
+    which ClientAddressMiddleware takes from X-Forwarded-For behind a trusted proxy),
+    an IPv6 address per /64, as the sign-in throttle counts it."""
+    return address_bucket(client_address(request))
+
+
+def refused_response(refused: Refused, *, song_id: int, kind: str) -> HttpResponse:
+    """The friendly 429/503 for `kind` "html" (the song page) or "json" (/api)."""
+    song_path = reverse("songs:detail", args=[song_id])
+    if kind == "json":
+        body = json.dumps({"id": str(song_id), "error": MESSAGES[refused.reason], "retry_after": refused.retry_after,
+                           "try_again": reverse("songs:api_detail", args=[song_id]), "random": reverse("songs:random")})
+        response = HttpResponse(body, status=STATUS[refused.reason], content_type="application/json")
+    else:
+        context = {"song_id": song_id, "song_path": song_path, "reason": refused.reason,
+                   "retry_after": refused.retry_after, "page_title": f"Song #{song_id} is waiting its turn"}
+        response = HttpResponse(render_to_string("songs/busy.html", context), status=STATUS[refused.reason],
+                                content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(refused.retry_after)
+    return never_cache(response)

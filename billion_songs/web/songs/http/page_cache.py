@@ -1,0 +1,129 @@
+"""The page cache: a stored song's rendered pages (HTML and JSON), kept in the Django
+cache and answered with a strong ETag and public cache headers, and purged when a
+moderator hides the song or shows it again (here, and in a CDN: cdn_purge.py).
+
+Public caches keep a page minutes, not months (SONG_BROWSER_MAX_AGE, SONG_SHARED_MAX_AGE):
+a hidden song must leave them soon, and asking again costs them a conditional request
+answered 304 from the page cache (If-None-Match, weak ETags included)."""
+
+from __future__ import annotations
+
+import threading
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control
+from django.utils.http import parse_etags
+
+from billion_songs.web.songs.data import selectors
+from billion_songs.web.songs.data.events import songs_visibility_changed
+from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.http import cdn_purge
+from billion_songs.web.songs.http.pages import RENDERERS, Page
+
+
+def site_url(request: HttpRequest) -> str:
+    return settings.SITE_URL or f"{request.scheme}://{request.get_host()}"
+
+
+def public(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, public=True, max_age=settings.SONG_BROWSER_MAX_AGE,
+                        s_maxage=settings.SONG_SHARED_MAX_AGE)
+    return response
+
+
+def never_cache(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+async def stored_page(request: HttpRequest, song_id: int, kind: str) -> Page | None:
+    """The rendered page of a stored song (from the page cache, else rendered and cached),
+    or None for an id never generated."""
+    url = site_url(request)
+    page = page_cached(kind=kind, song_id=song_id, site_url=url)
+    if page is None:
+        song = await sync_to_async(selectors.song_get)(song_id=song_id)
+        if song is None:
+            return None
+        page = render_and_cache(song, kind, url)
+    return page
+
+
+def render_and_cache(song: Song, kind: str, site_url: str) -> Page:
+    page = RENDERERS[kind](song=song, site_url=site_url)
+    page_cache(kind=kind, song_id=song.id, site_url=site_url, page=page)
+    return page
+
+
+def page_response(request: HttpRequest, page: Page) -> HttpResponse:
+    """The page with its ETag and public cache headers; 304 when the browser has it."""
+    if page.status != 200:  # a removed song: kept briefly, since a moderator can undo it
+        response = HttpResponse(page.body, content_type=page.content_type, status=page.status)
+        patch_cache_control(response, public=True, max_age=settings.SONG_REMOVED_MAX_AGE)
+        return response
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match and etag_matches(if_none_match, page.etag):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(page.body, content_type=page.content_type)
+    response["ETag"] = page.etag
+    return public(response)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match compares weakly (RFC 9110, 13.1.2): W/"x" matches "x". A proxy that
+    compresses the page (nginx's gzip) sends our ETag on weakened, and browsers send that
+    back."""
+    if if_none_match.strip() == "*":
+        return True
+    ours = etag.removeprefix("W/")
+    return any(tag.removeprefix("W/") == ours for tag in parse_etags(if_none_match))
+
+
+# One cache entry per song and kind, holding {site URL: Page}: the site URL (the host,
+# when SITE_URL is unset) keeps pages for one host from reaching another, and one key per
+# song lets a hidden song's pages be purged for every host at once. The version in the
+# key lets a template change drop them all.
+_HOSTS_PER_ENTRY = 4  # more hosts than this for one song (forged Host headers): start over
+
+
+def _key(kind: str, song_id: int) -> str:
+    return f"songs:{kind}:{settings.SONG_PAGE_CACHE_VERSION}:{song_id}"
+
+
+def page_cached(*, kind: str, song_id: int, site_url: str) -> Page | None:
+    # A synchronous call from async views: the default local-memory cache does no I/O,
+    # and a Redis GET on the same network is far cheaper than a hop to a thread.
+    entry = cache.get(_key(kind, song_id))
+    return entry.get(site_url) if entry else None
+
+
+def page_cache(*, kind: str, song_id: int, site_url: str, page: Page) -> None:
+    key = _key(kind, song_id)
+    entry = cache.get(key) or {}
+    if site_url not in entry and len(entry) >= _HOSTS_PER_ENTRY:
+        entry = {}
+    entry[site_url] = page
+    cache.set(key, entry, timeout=None)  # a stored song never changes; hiding it purges
+
+
+def page_purge(*, song_id: int) -> None:
+    """Drop a song's rendered pages (it was hidden or shown again)."""
+    cache.delete_many([_key(kind, song_id) for kind in RENDERERS])
+
+
+@receiver(songs_visibility_changed, dispatch_uid="songs-page-cache-visibility")
+def _visibility_changed(sender, song_ids: list[int], **kwargs) -> None:
+    """Purge now, and once more two seconds later, in case a request that read the song
+    just before the change was still rendering it; then the CDN, which might otherwise
+    have fetched that last stale page."""
+    for song_id in song_ids:
+        page_purge(song_id=song_id)
+    timer = threading.Timer(2.0, lambda: [page_purge(song_id=song_id) for song_id in song_ids])
+    timer.daemon = True
+    timer.start()
+    cdn_purge.purge(song_ids=song_ids, delay=2.5)  # after that second purge

@@ -1,0 +1,40 @@
+"""A reader waiting on a song another process writes looks around (the database, a lost
+task) less and less often while its stream stays quiet: a thousand waiting readers must
+not query the database every two seconds each."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from billion_songs.web.songs.data import selectors
+from billion_songs.web.songs.generation.admission import AdmissionLimits
+from billion_songs.web.songs.generation.redis_flights import QUEUED, RedisFlights, watchers_key
+
+
+def test_a_waiting_reader_backs_off_and_leaves_its_places(redis_url, private_redis, db, monkeypatch):
+    looks = []
+    real_song_get = selectors.song_get
+    monkeypatch.setattr(selectors, "song_get", lambda **kw: looks.append(time.monotonic()) or real_song_get(**kw))
+    flights = RedisFlights(poll=0.1, poll_max=0.8, limits=AdmissionLimits(per_client=2, queue=5))
+
+    async def wait_a_while():
+        flight = await flights.admit(41, client="203.0.113.9")
+        events = flight.events()
+        reading = asyncio.ensure_future(events.__anext__())  # nobody writes it: the reader just waits
+        await asyncio.sleep(3.0)
+        reading.cancel()  # the visitor leaves
+        try:
+            await reading
+        except asyncio.CancelledError:
+            pass
+        await events.aclose()
+
+    asyncio.run(wait_a_while())
+    # Every 0.1 s would be ~30 looks; backing off to 0.8 s makes it under ten.
+    assert 3 <= len(looks) <= 10, len(looks)
+    gaps = [later - earlier for earlier, later in zip(looks, looks[1:])]
+    assert gaps[-1] > 3 * gaps[0]
+    redis = private_redis.client()
+    assert redis.zcard(QUEUED) == 1  # its task is queued (no worker here) ...
+    assert redis.zcard(watchers_key(41)) == 0  # ... but nobody watches it any more: a worker will drop it

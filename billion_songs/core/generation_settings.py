@@ -23,5 +23,10 @@ class GenerationSettings:
     # song plan; "free": the model writes the whole song on its own (older tuned adapters).
     decoder: str = "song"
     candidates: int = 6  # lines decoded side by side for each line of a song; the best is kept
+    # The songwriting decoder samples its candidates hotter than a free-form song: the best
+    # of six is kept, which pulls back toward the likely, so at 0.7 songs leaned on the same
+    # stock phrases (distinct-2 measured in docs/quality.md).
+    line_temperature: float = 0.9
+    line_top_p: float = 0.95
     rhyme_bias: float = 4.0  # logit bonus for words that rhyme where the scheme asks for a rhyme
     song_tokens: int = 320  # the longest song the songwriting decoder may write, its prompt included

@@ -132,6 +132,11 @@ def load_model(spec: str | None = None, *, generation: GenerationSettings | None
     decoder = decoder or _NAMED_DECODERS.get(spec or "")
     if decoder is not None and decoder not in DECODERS:
         raise ModelLoadError(f"unknown decoder {decoder!r} (choose from {', '.join(DECODERS)})")
+    if generation is None and spec in (None, DEFAULT, EMBEDDED):
+        # The embedded model's directory is a cache of the converted wheel: its sampling and
+        # decoding settings are this code's defaults, not the ones frozen into the cache when
+        # it was converted, so a machine converted earlier writes the same songs.
+        generation = GenerationSettings()
     loaded = read_model_dir(resolve_model_dir(spec), generation=generation)
     if decoder is not None and decoder != loaded.manifest.generation.decoder:
         loaded.manifest = replace(loaded.manifest, generation=replace(loaded.manifest.generation, decoder=decoder))

@@ -60,3 +60,28 @@ def test_embedded_song_zero_streams_and_is_a_clean_song(user_cache):
     for artifact in ("<|im_", "```", "**", "assistant"):
         assert artifact not in song.title + song.lyrics
     assert not any(_CHAT_LINE.match(line) for line in song.lyrics.splitlines())
+
+
+def test_the_embedded_model_follows_this_codes_generation_settings(tmp_path, monkeypatch):
+    """A cache converted by an older release keeps the settings of its day in its manifest;
+    the embedded model is loaded with today's defaults all the same."""
+    from billion_songs.core import embedded, loader
+    from billion_songs.core.engine.modelfile import MANIFEST
+    from billion_songs.core.generation_settings import GenerationSettings
+    from billion_songs.core.model_names import EMBEDDED, EMBEDDED_MODEL_NAME
+
+    monkeypatch.delenv("BILLION_SONGS_CACHE", raising=False)
+    prepared = embedded.ensure_embedded_model()
+    older = tmp_path / "models" / EMBEDDED_MODEL_NAME
+    older.mkdir(parents=True)
+    for file in prepared.iterdir():
+        if file.name != MANIFEST:
+            (older / file.name).symlink_to(file)
+    manifest = json.loads((prepared / MANIFEST).read_text())
+    manifest["generation"]["line_temperature"] = 0.5
+    manifest["generation"]["rhyme_bias"] = 3.0
+    (older / MANIFEST).write_text(json.dumps(manifest))
+    monkeypatch.setenv("BILLION_SONGS_CACHE", str(tmp_path))
+
+    assert loader.load_model(EMBEDDED).manifest.generation == GenerationSettings()
+    assert loader.load_model(str(older)).manifest.generation.rhyme_bias == 3.0  # a directory keeps its own

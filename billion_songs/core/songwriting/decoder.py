@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -49,6 +49,7 @@ CUT_PENALTY = 3.0  # the line was ended by the token limit, not by the model
 END_WEIGHT = 0.25  # times the log-probability of the line's last word: a forced-sounding end loses
 RHYME_FLOOR = -9.0  # log-probability below which a rhyme word is not nudged in
 UNKNOWN_WORD_PENALTY = 1.5  # per word the CMU dictionary does not know
+REUSE_PENALTY = 0.4  # per word pair the line shares with the song's earlier lines: say something new
 MIN_PARTNERS = 8  # single-token words rhyming with it: an end word the next line can rhyme with ("night", not "orange")
 
 
@@ -278,7 +279,7 @@ class _SongJob:
                 plausible = logits[rhyme_ids].double() - normalizer > RHYME_FLOOR
                 rhyme_ids = rhyme_ids[plausible]
                 row[0, rhyme_ids] += settings.rhyme_bias
-        token = int(choose_tokens(row, c.key, len(c.tokens), settings)[0])
+        token = int(choose_tokens(row, c.key, len(c.tokens), self.writer.sampling)[0])
         c.last_logprob = float(logits[token]) - normalizer
         c.logprob += c.last_logprob
         if token == vocab.newline:
@@ -308,9 +309,12 @@ class _SongJob:
         if _stutters(text):
             score -= REPEAT_PENALTY
         said = [self.title_text.lower()] if self.slot.section >= 0 and not self.hook else []
-        said += [line.lower() for lines in self.lines.values() for line in lines]
-        if text.lower() in said:
+        earlier = [line.lower() for lines in self.lines.values() for line in lines]
+        if text.lower() in said + earlier:
             score -= REPEAT_PENALTY
+        # Lines that keep saying "in the night" make a song of stock phrases: each word
+        # pair the song has already used costs a little (a chorus sung again is not rewritten).
+        score -= REUSE_PENALTY * len(word_pairs(text) & {pair for line in earlier for pair in word_pairs(line)})
         end = last_word(text)
         partner = self._partner()
         if partner and end and rhymes(end, partner):
@@ -329,6 +333,7 @@ class SongWriter:
                  prefix: KVCache | None, *, example_ngrams: dict | None = None,
                  rhyme_cache: dict[str, torch.Tensor] | None = None):
         self.model, self.tokenizer, self.vocab, self.style, self.settings = model, tokenizer, vocab, style, settings
+        self.sampling = replace(settings, temperature=settings.line_temperature, top_p=settings.line_top_p)
         self.prefix = prefix
         self.prefix_length = prefix.length if prefix is not None else 0
         if example_ngrams is None:
@@ -485,6 +490,12 @@ class _LogNormalizers:
             peak = values.max()
             self.known[row] = float(peak + np.log(np.exp(values - peak).sum()))
         return self.known[row]
+
+
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    """The line's adjacent word pairs, lower-cased."""
+    words = [word.lower() for word in _WORDS.findall(text)]
+    return set(zip(words, words[1:]))
 
 
 def _stutters(text: str) -> bool:

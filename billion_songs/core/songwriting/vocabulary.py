@@ -26,7 +26,9 @@ _BAD_RUNS = ("--", "..", "''", ",,", "!!", "??", "-'", "'-")
 NO_END = frozenset(
     "a an the and or but nor so if of to with from into onto at by for as than that my your our "
     "their its his every each this these those whose which who is are was were am be being i'm "
-    "you're we're they're i've i'll i'd such very some any we they he she".split()
+    "you're we're they're i've i'll i'd such very some any we they he she "
+    "that's it's there's here's what's where's who's he's she's we'll you'll they'll we've you've "
+    "they've we'd you'd they'd".split()
 )
 MIN_RHYME_WORD = 3  # letters: "su" or "qu" (in the dictionary as abbreviations) are word pieces, not rhymes
 

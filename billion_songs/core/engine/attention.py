@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from billion_songs.core.engine import fixed_order
+
 
 class KVCache:
     """Per-layer keys and values, preallocated for `max_len` positions."""
@@ -60,6 +62,13 @@ class KVCache:
         """None: every key up to the current length is visible (attend adds the causal mask)."""
         return None
 
+    def key_count(self, new: int) -> int:
+        """T, the keys `append` returns for `new` tokens: the native step pads its sums as
+        the PyTorch path's attention over T keys does. Raises when the cache is full."""
+        if self.length + new > self.max_len:
+            raise ValueError(f"sequence of {self.length + new} tokens exceeds the cache of {self.max_len}")
+        return self.length + new
+
     def advance(self, new: int) -> None:
         self.length += new
 
@@ -99,6 +108,9 @@ class RowCache(KVCache):
         """bool [B, 1, 1, T]: True for the keys a row must not see (past its position)."""
         return (self._key_positions[None, :] > self.row_positions[:, None])[:, None, None, :]
 
+    def key_count(self, new: int) -> int:
+        return self.max_len
+
     def advance(self, new: int) -> None:
         self.row_positions += self.stepping.to(torch.int64)
 
@@ -120,26 +132,11 @@ class RowCache(KVCache):
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Causal grouped-query attention.
+    """Causal grouped-query attention in the engine's fixed order (fixed_order.attend).
 
     q: [B, H, L, d] for the L newest positions; k, v: [B, Hkv, T, d] for all T positions
     (T >= L). Query head h reads key/value head h // (H // Hkv), as in Hugging Face's
     repeat_kv. `mask` (a RowCache's key_mask, L = 1): True for keys to hide. Returns
     [B, L, H * d].
     """
-    batch, heads, new, dim = q.shape
-    kv_heads, total = k.shape[1], k.shape[2]
-    group = heads // kv_heads
-    q = q.reshape(batch, kv_heads, group * new, dim)  # [B, Hkv, g*L, d]
-    scores = torch.matmul(q, k.transpose(-1, -2)) * (dim ** -0.5)  # [B, Hkv, g*L, T]
-    if mask is not None:
-        scores = scores.masked_fill(mask, float("-inf"))
-    elif new > 1:
-        # Query i (of the L new ones) sits at absolute position total - new + i.
-        query_pos = torch.arange(total - new, total).repeat(group)  # [g*L]
-        key_pos = torch.arange(total)
-        scores = scores.masked_fill(key_pos[None, :] > query_pos[:, None], float("-inf"))
-    probs = torch.softmax(scores, dim=-1)
-    out = torch.matmul(probs, v)  # [B, Hkv, g*L, d]
-    out = out.reshape(batch, heads, new, dim).transpose(1, 2)  # [B, L, H, d]
-    return out.reshape(batch, new, heads * dim)
+    return fixed_order.attend(q, k, v, mask)

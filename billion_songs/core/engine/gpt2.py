@@ -1,5 +1,8 @@
 """The GPT-2 family (gpt2, distilgpt2, local GPT-2 checkpoints): learned positions,
-pre-LayerNorm blocks, multi-head attention, a GELU MLP, tied output embeddings."""
+pre-LayerNorm blocks, multi-head attention, a GELU MLP, tied output embeddings.
+
+GPT-2 has no native step: its forward is the fixed-order PyTorch path (fixed_order.py),
+the same bits on every CPU, with the native int8 products when they are available."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from billion_songs.core.engine.attention import KVCache, attend
-from billion_songs.core.engine.int8 import Int8Embedding, Int8Linear
+from billion_songs.core.engine.fixed_order import gelu_tanh, layer_norm
+from billion_songs.core.engine.int8 import Int8Embedding, Int8Linear, own_copy
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,14 @@ class GPT2Model:
         self.config = config
         self.wte = Int8Embedding.from_tensors(tensors, "wte")
         self.lm_head = Int8Linear.from_tensors(tensors, "lm_head")
-        self.wpe = tensors["wpe"]
-        self.ln_f = (tensors["ln_f.weight"], tensors["ln_f.bias"])
+        self.wpe = own_copy(tensors["wpe"])
+        self.ln_f = (own_copy(tensors["ln_f.weight"]), own_copy(tensors["ln_f.bias"]))
         self.layers = [
             {
-                "ln_1": (tensors[f"h.{i}.ln_1.weight"], tensors[f"h.{i}.ln_1.bias"]),
+                "ln_1": (own_copy(tensors[f"h.{i}.ln_1.weight"]), own_copy(tensors[f"h.{i}.ln_1.bias"])),
                 "qkv": Int8Linear.from_tensors(tensors, f"h.{i}.qkv"),
                 "out": Int8Linear.from_tensors(tensors, f"h.{i}.out"),
-                "ln_2": (tensors[f"h.{i}.ln_2.weight"], tensors[f"h.{i}.ln_2.bias"]),
+                "ln_2": (own_copy(tensors[f"h.{i}.ln_2.weight"]), own_copy(tensors[f"h.{i}.ln_2.bias"])),
                 "fc": Int8Linear.from_tensors(tensors, f"h.{i}.fc"),
                 "proj": Int8Linear.from_tensors(tensors, f"h.{i}.proj"),
             }
@@ -90,15 +94,14 @@ class GPT2Model:
             raise ValueError(f"{int(positions.max()) + 1} positions exceed the model's {c.n_positions}")
         mask = cache.key_mask()
         head_dim = c.n_embd // c.n_head
-        layer_norm = torch.nn.functional.layer_norm
         h = self.wte(tokens) + self.wpe[positions]  # [B, L, D]
         for i, layer in enumerate(self.layers):
-            x = layer_norm(h, (c.n_embd,), *layer["ln_1"], c.layer_norm_epsilon)
+            x = layer_norm(h, *layer["ln_1"], c.layer_norm_epsilon)
             q, k, v = layer["qkv"](x).view(batch, new, 3, c.n_head, head_dim).permute(2, 0, 3, 1, 4)  # 3 x [B, H, L, d]
             keys, values = cache.append(i, k, v)
             h = h + layer["out"](attend(q, keys, values, mask))
-            x = layer_norm(h, (c.n_embd,), *layer["ln_2"], c.layer_norm_epsilon)
-            h = h + layer["proj"](torch.nn.functional.gelu(layer["fc"](x), approximate="tanh"))
+            x = layer_norm(h, *layer["ln_2"], c.layer_norm_epsilon)
+            h = h + layer["proj"](gelu_tanh(layer["fc"](x)))
         cache.advance(new)
-        last = layer_norm(h[:, -1], (c.n_embd,), *self.ln_f, c.layer_norm_epsilon)  # [B, D]
+        last = layer_norm(h[:, -1], *self.ln_f, c.layer_norm_epsilon)  # [B, D]
         return self.lm_head(last)  # [B, V]

@@ -58,21 +58,29 @@ def _zeros(n: int) -> torch.Tensor:
     return torch.zeros(n, dtype=torch.int64)  # the weights' zero points (symmetric)
 
 
-@dataclass
 class Int8Linear:
-    weight_t: torch.Tensor  # int8 [in, out]: transposed so that y = x @ weight_t
-    scale: torch.Tensor  # float32 [out]: weight dequantization scale per output channel
-    bias: torch.Tensor | None  # float32 [out] or None
-    packed: torch.Tensor | None = None  # oneDNN's blocked copy of the weights, made at load time
-    # The AVX2 kernel's copy, for one row at a time (decoding a single song), where oneDNN
-    # is several times slower than memory bandwidth allows (gemv.py).
-    gemv_packed: gemv.PackedWeight | None = None
+    """y = x @ weight_t * scale (+ bias), with x quantized to 7 bits per row.
 
-    def __post_init__(self):
-        if onednn_int8_available():
-            self.packed = torch.ops.onednn.qlinear_prepack(self.weight_t.t().contiguous(), None)
+    The weights are kept once: in the native kernel's layout when it is available
+    (`gemv_packed`; `weight_t` is then unpacked on demand), else as `weight_t` plus oneDNN's
+    prepacked copy. Every path gives the same exact int32 sums, so the same bits."""
+
+    def __init__(self, weight_t: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None):
+        self.scale = scale  # float32 [out]: weight dequantization scale per output channel
+        self.bias = bias  # float32 [out] or None
+        self.packed: torch.Tensor | None = None  # oneDNN's blocked weights
+        self.gemv_packed: gemv.PackedWeight | None = None  # the native kernel's layout
+        self._weight_t: torch.Tensor | None = None  # int8 [in, out]: y = x @ weight_t
         if gemv.available():
-            self.gemv_packed = gemv.pack(self.weight_t)
+            self.gemv_packed = gemv.pack(weight_t)
+        else:
+            self._weight_t = weight_t
+            if onednn_int8_available():
+                self.packed = torch.ops.onednn.qlinear_prepack(weight_t.t().contiguous(), None)
+
+    @property
+    def weight_t(self) -> torch.Tensor:
+        return self._weight_t if self._weight_t is not None else gemv.unpack(self.gemv_packed)
 
     @classmethod
     def from_float(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int8Linear":
@@ -88,7 +96,7 @@ class Int8Linear:
 
     @property
     def out_features(self) -> int:
-        return self.weight_t.shape[1]
+        return self.scale.shape[0]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x: float32 [..., in] -> float32 [..., out]."""
@@ -96,14 +104,14 @@ class Int8Linear:
         rows = x.reshape(-1, shape[-1])  # [M, in]
         x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / _ACT_QMAX  # [M, 1]
         x_q = torch.round(rows / x_scale).clamp_(-_ACT_QMAX, _ACT_QMAX)
-        if self.gemv_packed is not None and rows.shape[0] == 1:
-            acc = gemv.gemv((x_q + _ACT_ZERO).to(torch.uint8), self.gemv_packed)  # int32 [1, out], exact
+        if self.gemv_packed is not None:
+            acc = gemv.gemv((x_q + _ACT_ZERO).to(torch.uint8), self.gemv_packed)  # int32 [M, out], exact
             y = acc.to(torch.float32).mul_(self.scale).mul_(x_scale)
         elif self.packed is not None:
             y = _onednn_mm((x_q + _ACT_ZERO).to(torch.uint8), self.packed, self.scale)  # acc * scale
             y.mul_(x_scale)
         else:
-            acc = torch._int_mm(x_q.to(torch.int8), self.weight_t)  # int32 [M, out], exact
+            acc = torch._int_mm(x_q.to(torch.int8), self._weight_t)  # int32 [M, out], exact
             y = acc.to(torch.float32).mul_(self.scale).mul_(x_scale)
         if self.bias is not None:
             y = y + self.bias
@@ -119,8 +127,8 @@ class Int8Linear:
     def from_tensors(cls, tensors: dict[str, torch.Tensor], prefix: str) -> "Int8Linear":
         return cls(
             weight_t=tensors[f"{prefix}.weight_t"],
-            scale=tensors[f"{prefix}.scale"],
-            bias=tensors.get(f"{prefix}.bias"),
+            scale=own_copy(tensors[f"{prefix}.scale"]),
+            bias=own_copy(tensors.get(f"{prefix}.bias")),
         )
 
 
@@ -150,4 +158,11 @@ class Int8Embedding:
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], prefix: str) -> "Int8Embedding":
-        return cls(weight=tensors[f"{prefix}.weight"], scale=tensors[f"{prefix}.scale"])
+        return cls(weight=own_copy(tensors[f"{prefix}.weight"]), scale=own_copy(tensors[f"{prefix}.scale"]))
+
+
+def own_copy(t: torch.Tensor | None) -> torch.Tensor | None:
+    """A copy in this process's memory: what a model keeps must not be a view of the
+    memory-mapped weights file (safetensors' load_file), or the whole mapping stays resident
+    next to the packed weights. (Without the native kernel, weight_t stays a file view.)"""
+    return None if t is None else t.clone()

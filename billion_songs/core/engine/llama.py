@@ -1,5 +1,9 @@
 """The Llama family (Llama, SmolLM2, Mistral without sliding windows): RMSNorm, rotary
-positions, grouped-query attention, a SwiGLU MLP."""
+positions, grouped-query attention, a SwiGLU MLP.
+
+`forward` runs the native step (native.py: the whole model in one C++ call) when the
+native engine is available, else `forward_reference`, the same fixed-order algorithm in
+PyTorch (fixed_order.py): both give the same bits."""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from billion_songs.core.engine import native
 from billion_songs.core.engine.attention import KVCache, attend
-from billion_songs.core.engine.int8 import Int8Embedding, Int8Linear
+from billion_songs.core.engine.fixed_order import rms_norm, silu
+from billion_songs.core.engine.int8 import Int8Embedding, Int8Linear, own_copy
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,6 @@ class LlamaConfig:
         return asdict(self)
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
-
-
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotary embedding in Hugging Face's half-split layout. x: [B, H, L, d]; cos/sin: [B, 1, L, d]."""
     half = x.shape[-1] // 2
@@ -65,13 +67,13 @@ class LlamaModel:
         self.config = config
         self.embed = Int8Embedding.from_tensors(tensors, "embed")
         self.lm_head = Int8Linear.from_tensors(tensors, "lm_head")
-        self.final_norm = tensors["final_norm"]
+        self.final_norm = own_copy(tensors["final_norm"])
         self.layers = [
             {
-                "attn_norm": tensors[f"layers.{i}.attn_norm"],
+                "attn_norm": own_copy(tensors[f"layers.{i}.attn_norm"]),
                 "qkv": Int8Linear.from_tensors(tensors, f"layers.{i}.qkv"),
                 "out": Int8Linear.from_tensors(tensors, f"layers.{i}.out"),
-                "mlp_norm": tensors[f"layers.{i}.mlp_norm"],
+                "mlp_norm": own_copy(tensors[f"layers.{i}.mlp_norm"]),
                 "gate_up": Int8Linear.from_tensors(tensors, f"layers.{i}.gate_up"),
                 "down": Int8Linear.from_tensors(tensors, f"layers.{i}.down"),
             }
@@ -81,6 +83,7 @@ class LlamaModel:
         angles = torch.outer(torch.arange(config.max_positions, dtype=torch.float64), inv_freq)
         angles = torch.cat((angles, angles), dim=-1)  # [P, d]
         self.cos, self.sin = angles.cos().float(), angles.sin().float()
+        self.native = native.LlamaStep.build(self)  # None without the native engine
 
     @staticmethod
     def convert(config: LlamaConfig, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -112,6 +115,12 @@ class LlamaModel:
 
     def forward(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """tokens: int64 [B, L] (the prompt, or L=1 while decoding) -> logits [B, V] of the last position."""
+        if self.native is not None:
+            return self.native.forward(tokens, cache, self.config.max_positions)
+        return self.forward_reference(tokens, cache)
+
+    def forward_reference(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """`forward` in PyTorch, the fixed-order reference (and the path without a compiler)."""
         c = self.config
         batch, new = tokens.shape
         positions = cache.positions(new)  # [B, L]
@@ -131,7 +140,7 @@ class LlamaModel:
             h = h + layer["out"](attend(q, keys, values, mask))
             x = rms_norm(h, layer["mlp_norm"], c.rms_norm_eps)
             gate, up = layer["gate_up"](x).chunk(2, dim=-1)
-            h = h + layer["down"](torch.nn.functional.silu(gate) * up)
+            h = h + layer["down"](silu(gate) * up)
         cache.advance(new)
         last = rms_norm(h[:, -1], self.final_norm, c.rms_norm_eps)  # [B, D]
         return self.lm_head(last)  # [B, V]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,22 +36,35 @@ FORMAT = "billion-songs-model"
 FORMAT_VERSION = 1
 # Bump when the forward pass, sampling, prompts or cleaning change in a way that can change
 # a song: it is part of every model_version, so stored songs never get a silent rewrite.
-ENGINE_VERSION = "2"  # 2: the songwriting decoder; rows at their own positions (RowCache)
-# The code that shapes a song. Its source is hashed into model_version as a safety net for
-# a forgotten ENGINE_VERSION bump (a comment edit also changes the version: harmless, as
-# stored songs keep the version they were written with).
-_SONG_CODE = ("rng.py", "sampling.py", "decode.py", "prompts.py", "postprocess.py", "guards.py",
-              "generator.py", "generation_settings.py", "lyrics_format.py", "engine/attention.py", "engine/int8.py",
-              "engine/llama.py", "engine/gpt2.py", "song.py", "songwriting/plan.py", "songwriting/decoder.py",
-              "songwriting/vocabulary.py", "songwriting/checks.py", "songwriting/rhyme.py")
+ENGINE_VERSION = "3"  # 2: the songwriting decoder (RowCache); 3: the fixed-order float algorithm (native step)
+# The code that shapes a song, named as modules (not paths): its source is hashed into
+# model_version as a safety net for a forgotten ENGINE_VERSION bump (a comment edit also
+# changes the version: harmless, as stored songs keep the version they were written with).
+# The modules are found by name without importing them (most sit above the engine), and a
+# missing one fails here, when this module is imported, not later while writing a song.
+_SONG_MODULES = tuple(f"billion_songs.core.{name}" for name in (
+    "rng", "sampling", "decode", "prompts", "postprocess", "guards", "generator", "generation_settings",
+    "lyrics_format",
+    "engine.attention", "engine.int8", "engine.llama", "engine.gpt2", "engine.fixed_order", "engine.native",
+    "song", "songwriting.plan", "songwriting.decoder", "songwriting.vocabulary", "songwriting.checks",
+    "songwriting.rhyme"))
+
+
+def _module_file(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise ImportError(f"{name}: a module hashed into model_version is missing (renamed? update _SONG_MODULES)")
+    return Path(spec.origin)
+
+
+_SONG_FILES = {name: _module_file(name) for name in _SONG_MODULES}
 
 
 @functools.cache
 def song_code_digest() -> str:
-    core = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for name in _SONG_CODE:
-        digest.update(name.encode() + (core / name).read_bytes())
+    for name, file in _SONG_FILES.items():
+        digest.update(name.encode() + file.read_bytes())
     return digest.hexdigest()[:16]
 
 ARCHITECTURES = {"llama": (LlamaConfig, LlamaModel), "gpt2": (GPT2Config, GPT2Model)}

@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_web import seed  # noqa: E402  (after the path)
 from tests.support.processes import FAKE_GENERATOR, Served, site_environment, start_worker  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.tables import print_measures  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -286,11 +287,7 @@ def main() -> None:
     print(f"\nBillion Songs new-id flood, {shape} ({os.cpu_count()} CPUs shared by server and clients; loopback; "
           f"fake generator, {args.fake_line_delay}s a line; caps: {args.per_client} per client, queue "
           f"{args.queue}, {args.at_once} at once)\n")
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'measure'.ljust(width)} | result |")
-    print(f"|{'-' * (width + 2)}|--------|")
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
+    print_measures(rows)
 
 
 if __name__ == "__main__":

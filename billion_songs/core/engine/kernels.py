@@ -1,6 +1,12 @@
 """The engine's C++ (`native_source.py`), compiled on first use and loaded safely.
 
     module = kernels.native()   # the extension module, or None (one line on stderr says why)
+    kernels.set_engine_threads(2)   # the threads of the engine's own pool
+
+The native step splits its work over a pool of its own threads, not OpenMP's: libgomp
+keeps a team per calling thread, and a web process calls the engine from several (a
+visitor's flight, the pool filler); with more libgomp threads than CPUs its workers sleep
+between parallel regions, and a song written off the main thread took 1.6x as long.
 
 The build (about a minute, once per source, flags, CPU kind and torch version) runs with
 `torch.utils.cpp_extension.load_inline` in a private temporary directory; the library is
@@ -38,7 +44,7 @@ from billion_songs.core.engine.native_source import SOURCE
 from billion_songs.core.paths import cache_dir
 from billion_songs.core.progress import say
 
-_COMMON_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fopenmp"]  # -fopenmp: at::parallel_for
+_COMMON_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fopenmp"]  # -fopenmp: for ATen/Parallel.h (the step splits work over its own pool)
 _ISA_FLAGS = {
     "avx512vnni": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"],
     "avx2": ["-mavx2", "-mfma"],
@@ -144,6 +150,16 @@ def native():
         line = next((x for x in lines if "error" in x.lower() and "Error building" not in x), lines[0])
         say(f"native engine unavailable, using the PyTorch path (same songs, slower): {line.strip()[:160]}")
         return None
+
+
+def set_engine_threads(threads: int) -> None:
+    """The native engine's thread count: the threads of its own pool, which every calling
+    thread shares (torch's intra-op threads are separate). No-op without the native engine."""
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
+    module = native()
+    if module is not None:
+        module.set_threads(threads)
 
 
 def _ninja_on_path() -> None:

@@ -14,11 +14,188 @@ SOURCE = r"""
 #include <pybind11/stl.h>
 #include <immintrin.h>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 namespace {
+
+// ------------------------------------------------------------------ the engine's threads
+// The step splits its work over threads of its own, not OpenMP's. libgomp keeps a team of
+// workers per calling thread, and a web process calls the engine from several threads
+// (visitors' flights, the pool filler); once libgomp manages more threads than there are
+// CPUs its workers stop spinning between parallel regions, so each of a step's ~150
+// regions pays a sleep and a wake-up: a song written on any thread but the first one took
+// 1.6x as long. One pool per process serves every calling thread, one region at a time:
+// its workers spin briefly between regions (a step's regions are microseconds apart) and
+// sleep between steps. How work is split never changes a bit: regions split rows or
+// output channels, never a sum.
+class Pool {
+ public:
+  // The engine's thread count (set_threads), or 0: torch's intra-op count.
+  static std::atomic<int>& chosen_threads() {
+    static std::atomic<int> n{0};
+    return n;
+  }
+
+  // Runs f(lo, hi) over [begin, end) in chunks of at least `grain` on up to the engine's
+  // thread count, the caller's thread included; returns when all are done.
+  template <class F>
+  static void run(int64_t begin, int64_t end, int64_t grain, const F& f) {
+    const int64_t range = end - begin;
+    if (range <= 0) return;
+    const int chosen = chosen_threads().load(std::memory_order_relaxed);
+    const int threads = chosen > 0 ? chosen : std::max(1, at::get_num_threads());
+    const int64_t most = (range + std::max<int64_t>(1, grain) - 1) / std::max<int64_t>(1, grain);
+    // A few chunks per thread: a thread that is late (asleep, or off a busy CPU) leaves
+    // its share to the others instead of holding the region up.
+    const int64_t parts = std::min<int64_t>({most, int64_t(threads) * kChunksPerThread, kMaxParts});
+    if (parts <= 1 || threads == 1) {
+      f(begin, end);
+      return;
+    }
+    std::lock_guard<std::mutex> region(region_mutex());  // concurrent callers take turns
+    instance(threads).dispatch(begin, end, parts,
+                               [](const void* ctx, int64_t lo, int64_t hi) { (*static_cast<const F*>(ctx))(lo, hi); }, &f);
+  }
+
+ private:
+  using Call = void (*)(const void*, int64_t, int64_t);
+  static constexpr int64_t kChunksPerThread = 1;
+  static constexpr int64_t kMaxParts = 0xFFFF;
+  static constexpr auto kSpin = std::chrono::microseconds(200);  // a worker's wait before it sleeps
+
+  explicit Pool(int threads) : threads_(threads), pid_(getpid()) {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  static std::mutex& region_mutex() {
+    static std::mutex m;
+    return m;
+  }
+
+  // The process's pool for this thread count (called with region_mutex held). A forked
+  // child inherits the pool's memory but not its threads: it starts a pool of its own.
+  static Pool& instance(int threads) {
+    static Pool* pool = nullptr;
+    if (pool == nullptr || pool->threads_ != threads || pool->pid_ != getpid()) {
+      if (pool != nullptr && pool->pid_ == getpid()) delete pool;  // else the parent's: left as it is
+      pool = new Pool(threads);
+    }
+    return *pool;
+  }
+
+  // work_ packs (region << 32) | (parts << 16) | next part: a thread claims a part with
+  // one compare-and-swap, which also proves the part belongs to the current region.
+  bool claim(int64_t* part) {
+    uint64_t v = work_.load(std::memory_order_acquire);
+    while ((v & 0xFFFF) < ((v >> 16) & 0xFFFF)) {
+      if (work_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        *part = int64_t(v & 0xFFFF);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool claimable() const {
+    const uint64_t v = work_.load();
+    return (v & 0xFFFF) < ((v >> 16) & 0xFFFF);
+  }
+
+  void dispatch(int64_t begin, int64_t end, int64_t parts, Call call, const void* ctx) {
+    begin_ = begin;
+    end_ = end;
+    parts_ = parts;
+    call_ = call;
+    ctx_ = ctx;
+    error_ = nullptr;
+    done_.store(0, std::memory_order_relaxed);
+    ++region_;
+    work_.store((region_ << 32) | (uint64_t(parts) << 16));  // seq_cst, as is the read of sleepers_
+    if (sleepers_.load() > 0) {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      wake_.notify_all();
+    }
+    for (int64_t part; claim(&part);) run_part(part);
+    // Parts other threads claimed: spin, yielding now and then (one may be off the CPU).
+    for (int spins = 1; done_.load(std::memory_order_acquire) < parts; ++spins) {
+      _mm_pause();
+      if (spins % 64 == 0) std::this_thread::yield();
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  void run_part(int64_t part) {
+    const int64_t chunk = (end_ - begin_ + parts_ - 1) / parts_;
+    const int64_t lo = begin_ + part * chunk, hi = std::min(end_, lo + chunk);
+    if (lo < hi) {
+      try {
+        call_(ctx_, lo, hi);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(sleep_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+  void work() {
+    for (;;) {
+      const auto started = std::chrono::steady_clock::now();
+      int64_t part;
+      for (int spins = 1; !claim(&part); ++spins) {
+        _mm_pause();
+        if (spins % 64 != 0) continue;
+        std::this_thread::yield();
+        if (std::chrono::steady_clock::now() - started > kSpin) {
+          std::unique_lock<std::mutex> lock(sleep_mutex_);
+          sleepers_.fetch_add(1);
+          wake_.wait(lock, [&] { return stop_ || claimable(); });
+          sleepers_.fetch_sub(1);
+          if (stop_) return;
+        }
+      }
+      run_part(part);
+    }
+  }
+
+  const int threads_;
+  const pid_t pid_;
+  std::vector<std::thread> workers_;
+  // The current region, written by the caller before work_ publishes it.
+  int64_t begin_ = 0, end_ = 0, parts_ = 0;
+  Call call_ = nullptr;
+  const void* ctx_ = nullptr;
+  std::exception_ptr error_;
+  uint64_t region_ = 0;
+  std::atomic<uint64_t> work_{0};
+  std::atomic<int64_t> done_{0};
+  std::atomic<int> sleepers_{0};
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+};
+
+template <class F>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
+  Pool::run(begin, end, grain, f);
+}
 
 // ------------------------------------------------------------------ exact int8 products
 // Weights: int8 [N_pad / 16, K_pad / 4, 16, 4] (blocks of 16 output channels; for every 4
@@ -116,7 +293,7 @@ void gemm(const uint8_t* x, int64_t m, int64_t k_pad, const int8_t* w, const int
           int32_t* acc) {
   const int64_t kq = k_pad / 4, groups = n_pad / (kBlock * kGroup);
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, k_pad * kBlock * kGroup * std::max<int64_t>(1, m / 4)));
-  at::parallel_for(0, groups, grain, [&](int64_t g0, int64_t g1) {
+  parallel_for(0, groups, grain, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g) {
       const int8_t* wg = w + g * kGroup * kq * 64;
       const int32_t* sg = sums + g * kGroup * kBlock;
@@ -249,13 +426,13 @@ void linear(const Linear& l, const float* x, int64_t ldx, int64_t m, float* y, i
   u8.resize(m * l.k_pad);
   xs.resize(m);
   acc.resize(m * l.n_pad);
-  at::parallel_for(0, m, kRowGrain, [&](int64_t r0, int64_t r1) {
+  parallel_for(0, m, kRowGrain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) xs[r] = quantize(x + r * ldx, l.k, l.k_pad, u8.data() + r * l.k_pad);
   });
   gemm(u8.data(), m, l.k_pad, l.w.data_ptr<int8_t>(), l.sums.data_ptr<int32_t>(), l.n_pad, acc.data());
   const float* scale = l.scale.data_ptr<float>();
   const float* bias = l.bias.numel() ? l.bias.data_ptr<float>() : nullptr;
-  at::parallel_for(0, m, kRowGrain, [&](int64_t r0, int64_t r1) {
+  parallel_for(0, m, kRowGrain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int32_t* a = acc.data() + r * l.n_pad;
       float* out = y + r * ldy;
@@ -391,7 +568,7 @@ class LlamaStep {
       const Layer& L = layers_[li];
       float* kc = k_cache[li].data_ptr<float>();
       float* vc = v_cache[li].data_ptr<float>();
-      at::parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
+      parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
         std::vector<float> s(pD);
         for (int64_t r = r0; r < r1; ++r) rms_norm(&h[r * D], L.attn_norm.data_ptr<float>(), D, eps_, &x[r * D], s.data());
       });
@@ -409,7 +586,7 @@ class LlamaStep {
         }
       }
       // Attention: threads split (row, key/value head) pairs.
-      at::parallel_for(0, R * Hkv, 1, [&](int64_t t0, int64_t t1) {
+      parallel_for(0, R * Hkv, 1, [&](int64_t t0, int64_t t1) {
         // Thread-local scratch, bound to plain references once (a TLS lookup per use is slow).
         thread_local std::vector<float> prods_tl, scores_tl, stack_tl, leaf_tl, partial_tl, zstack_tl, e_tl;
         std::vector<float> &prods = prods_tl, &scores = scores_tl, &stack = stack_tl, &leaf = leaf_tl,
@@ -445,12 +622,12 @@ class LlamaStep {
       });
       linear(L.out, att.data(), qn, R, tmp.data(), D, u8, xs, acc);
       for (int64_t i = 0; i < R * D; ++i) h[i] = h[i] + tmp[i];
-      at::parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
+      parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
         std::vector<float> s(pD);
         for (int64_t r = r0; r < r1; ++r) rms_norm(&h[r * D], L.mlp_norm.data_ptr<float>(), D, eps_, &x[r * D], s.data());
       });
       linear(L.gate_up, x.data(), D, R, gu.data(), 2 * inter_, u8, xs, acc);
-      at::parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
+      parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           const float* g = &gu[r * 2 * inter_];
           const float* up = g + inter_;
@@ -518,6 +695,11 @@ at::Tensor exp_fixed_tensor(const at::Tensor& x) {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.attr("isa") = kIsa;
   m.def("gemm", &gemm_exact, "exact int8 product", pybind11::call_guard<pybind11::gil_scoped_release>());
+  m.def("set_threads", [](int64_t n) {
+    TORCH_CHECK(n >= 0, "threads must be at least 1 (0: torch's intra-op count)");
+    Pool::chosen_threads().store(int(n));
+  }, "the engine's thread count (0: torch's intra-op count)");
+  m.def("threads", [] { return Pool::chosen_threads().load(); });
   m.def("exp_fixed", &exp_fixed_tensor);
   m.def("rsqrt_fixed", [](const at::Tensor& x) {
     at::Tensor c = x.contiguous(), y = at::empty(c.sizes(), c.options());

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
@@ -115,16 +116,43 @@ def test_rows_at_their_own_positions_native_reference_alone_and_mixed(llama):
 
 @native
 def test_thread_counts_do_not_change_a_bit(llama):
+    """The engine's own pool at 1, 2 and 3 threads (and torch's count beside it)."""
     tokens = torch.randint(0, 320, (7, 5), generator=torch.Generator().manual_seed(3))
     before = torch.get_num_threads()
     try:
         results = []
         for threads in (1, 2, 3):
-            torch.set_num_threads(threads)
+            kernels.set_engine_threads(threads)
+            torch.set_num_threads(4 - threads)
             results.append(_kv_run(llama, tokens, steps=3)(llama.forward)[0])
     finally:
+        kernels.native().set_threads(0)  # back to torch's count
         torch.set_num_threads(before)
     assert all(torch.equal(results[0], r) for r in results[1:])
+
+
+@native
+def test_threads_of_any_caller_share_the_engine_and_its_bits(llama):
+    """Python threads calling the step at once take turns on one pool; each gets the bits
+    it gets alone."""
+    kernels.set_engine_threads(2)
+    try:
+        inputs = [torch.randint(0, 320, (rows, 4), generator=torch.Generator().manual_seed(rows)) for rows in (1, 3, 9)]
+        alone = [_kv_run(llama, tokens, steps=3)(llama.forward)[0] for tokens in inputs]
+        results: dict[int, torch.Tensor] = {}
+
+        def run(index: int) -> None:
+            for _ in range(5):
+                results[index] = _kv_run(llama, inputs[index], steps=3)(llama.forward)[0]
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(inputs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        kernels.native().set_threads(0)
+    assert all(torch.equal(results[i], alone[i]) for i in range(len(inputs)))
 
 
 @native
@@ -216,3 +244,11 @@ def test_the_avx2_build_gives_the_same_bits(tmp_path):
     result, _ = _child({"BILLION_SONGS_NATIVE_ISA": "avx2"}, tmp_path)
     assert result["isa"] == "avx2" and result["native"]
     assert result["sha"] == _expected_sha()
+
+
+def test_a_generator_without_a_native_step_keeps_torch_threads(tiny_gpt2_dir):
+    """GPT-2 runs on the PyTorch path: torch keeps the threads asked for."""
+    from billion_songs.core.loader import load_generator
+
+    load_generator(str(tiny_gpt2_dir), threads=2)
+    assert torch.get_num_threads() == 2

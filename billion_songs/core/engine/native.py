@@ -9,7 +9,9 @@ work is fixed_order.py's, operation for operation, so the bits are those of the 
 path (`LlamaModel.forward_reference`), on every CPU kind, alone or in any batch.
 
 The step reads the model's weights where `Int8Linear` keeps them (no copy) and writes the
-caches' tensors in place, so KVCache and RowCache work unchanged.
+caches' tensors in place, so KVCache and RowCache work unchanged. In a RowCache only the
+rows that take a token this step run (a candidate line that is done while its siblings
+write on waits for free); the PyTorch path computes the waiting rows and discards them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from billion_songs.core.engine import gemv, kernels
-from billion_songs.core.engine.attention import KVCache
+from billion_songs.core.engine.attention import KVCache, RowCache
 
 _NO_BIAS = torch.zeros(0)
 # Query rows per native call during a prefill: a batch of long prompts goes in groups of
@@ -43,6 +45,7 @@ class LlamaStep:
             model.final_norm.float().contiguous(), _linear(model.lm_head), model.cos.contiguous(),
             model.sin.contiguous(), c.num_heads, c.num_kv_heads, c.head_dim, c.intermediate_size,
             c.rms_norm_eps, c.head_dim ** -0.5)
+        self.vocab_size = model.lm_head.out_features
 
     @classmethod
     def build(cls, model) -> "LlamaStep | None":
@@ -59,6 +62,8 @@ class LlamaStep:
         key_count = cache.key_count(new)  # raises past a KVCache's end
         if int(positions.max()) >= max_positions:
             raise ValueError(f"{int(positions.max()) + 1} positions exceed the model's {max_positions}")
+        if isinstance(cache, RowCache) and not bool(cache.stepping.all()):
+            return self._stepping_rows(tokens, cache, positions, key_count)
         flat_positions = positions.reshape(-1).contiguous()
         group = max(1, _MAX_QUERY_ROWS // new)
         parts = []
@@ -70,4 +75,17 @@ class LlamaStep:
                                             flat_positions[query].contiguous(), cache.k, cache.v, key_count, last))
         logits = parts[0] if len(parts) == 1 else torch.cat(parts)
         cache.advance(new)
+        return logits
+
+    def _stepping_rows(self, tokens: torch.Tensor, cache: RowCache, positions: torch.Tensor,
+                       key_count: int) -> torch.Tensor:
+        """Only the rows that take their token this step run; a waiting row's logits are
+        zeros and its cache is left as it is (the PyTorch path computes and discards
+        both). Rows are independent, so the running rows' bits are the same either way."""
+        rows = cache.stepping.nonzero().reshape(-1)
+        logits = torch.zeros(tokens.shape[0], self.vocab_size)
+        if len(rows):
+            logits[rows] = self._step.forward(tokens[rows, 0].contiguous(), rows, positions[rows, 0].contiguous(),
+                                              cache.k, cache.v, key_count, torch.arange(len(rows)))
+        cache.advance(1)
         return logits

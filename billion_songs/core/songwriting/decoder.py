@@ -103,6 +103,7 @@ class _SongJob:
         self.song_id, self.attempt, self.rows, self.writer = song_id, attempt, rows, writer
         self.plan = plan_song(song_id)
         self.forced: deque[int] = deque()  # text the model reads before it writes again
+        self.forced_from: int | None = None  # the position where the first row began reading it
         self.slots = deque([_Slot(-1)] + [_Slot(s, i) for s, section in enumerate(self.plan.sections)
                                           if section.sings is None for i in range(len(section.lines))])
         self.slot: _Slot = self.slots.popleft()
@@ -198,6 +199,13 @@ class _SongJob:
             self.sections_sung = len(self.plan.sections)
             self.forced.clear()  # nothing is written after the last line: no need to read it
             self.done = True
+
+    def share_forced(self, cache: RowCache) -> None:
+        """The text the first row read (the forced tokens) becomes the other rows' too."""
+        lead, end = self.rows[0], int(cache.row_positions[self.rows[0]])
+        cache.copy_span(lead, self.rows[1:], self.forced_from, end)
+        cache.row_positions[self.rows] = end
+        self.forced_from = None
 
     def _remember(self, tokens: list[int]) -> None:
         for token in tokens:
@@ -329,6 +337,11 @@ class SongWriter:
     that call's batch. What does not change between calls (the vocabulary, the example's
     n-grams, the rhyme index) is passed in, shared."""
 
+    # The text between lines (line breaks, labels, the hook) is read by one row of a song
+    # and copied to its other rows. False: every row reads it itself, the plain form of
+    # the same computation, which the tests compare against.
+    share_reading = True
+
     def __init__(self, model, tokenizer, vocab: Vocabulary, style: str, settings: GenerationSettings,
                  prefix: KVCache | None, *, example_ngrams: dict | None = None,
                  rhyme_cache: dict[str, torch.Tensor] | None = None):
@@ -441,9 +454,18 @@ class SongWriter:
                 tokens = torch.full((cache.k[0].shape[0], 1), self.vocab.newline, dtype=torch.int64)
                 cache.stepping[:] = False
                 for job in jobs:
-                    if job.forced:
+                    if job.forced and not self.share_reading:
                         tokens[job.rows, 0] = job.forced[0]
                         cache.stepping[job.rows] = True
+                    elif job.forced:
+                        # Every row of the song holds the same context here and reads the
+                        # same text: the first row reads it, and its keys and values are
+                        # copied to the others when it is read (the same bits, 1/K the work).
+                        lead = job.rows[0]
+                        if job.forced_from is None:
+                            job.forced_from = int(cache.row_positions[lead])
+                        tokens[lead, 0] = job.forced[0]
+                        cache.stepping[lead] = True
                     else:
                         for c in job.candidates:
                             if not c.done:
@@ -456,7 +478,10 @@ class SongWriter:
                         job.forced.popleft()
                         if not job.forced:
                             # The text before the next line is read: write the line.
-                            job.start_candidates(lambda row: (logits[row], normalizers[row]))
+                            lead = job.rows[0]
+                            if self.share_reading:
+                                job.share_forced(cache)
+                            job.start_candidates(lambda row: (logits[lead], normalizers[lead]))
                     else:
                         for c in job.candidates:
                             if not c.done:

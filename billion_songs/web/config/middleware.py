@@ -7,7 +7,7 @@ in a worker thread (`sync_to_async`), two hops per middleware per request, which
 than the hooks themselves. The hooks of the middleware below do no I/O (the session and
 the user are loaded lazily, only when a view asks), so they run on the event loop; the
 one hook that can write to the database, saving a modified session, still goes to a
-thread. Under WSGI (the test client) nothing changes.
+thread (a session only read stays on the event loop). Under WSGI (the test client) nothing changes.
 
 `PublicResponseMiddleware`, first, keeps cookies and Vary: Cookie off public responses;
 `ClientAddressMiddleware` sets REMOTE_ADDR to the visitor's address behind trusted proxies;
@@ -78,13 +78,23 @@ class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
 
 
 class SessionMiddleware(sessions.SessionMiddleware):
+    """Only a session to save goes to a thread. A session that was only read (a vote, the
+    /me fragment: the signed-in user looked up) needs nothing from the stock hook but
+    Vary: Cookie, or deleting the cookie of a session found empty; neither does I/O, so
+    they run on the event loop, without a hop to a thread (under ASGI, Django starts an
+    OS thread for the first thread-sensitive call of each request)."""
+
     async def __acall__(self, request):
         self.process_request(request)  # a lazy SessionStore: reads nothing yet
         response = await self.get_response(request)
         session = request.session
-        if session.accessed or session.modified:
-            # Saving the session touches the database: that part runs in a thread.
+        if session.modified or (session.accessed and settings.SESSION_SAVE_EVERY_REQUEST):
+            # Saving the session touches the database (or the cache): in a thread.
             return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+        if session.accessed:
+            # Read, not modified: the stock hook patches Vary (and deletes the cookie of
+            # a session that turned out empty); it saves nothing, so it runs here.
+            return self.process_response(request, response)
         return response  # untouched session: the stock hook would do nothing either
 
 

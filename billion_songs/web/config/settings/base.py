@@ -131,6 +131,9 @@ CACHES = {
     )
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False  # an outage is logged once, by shared/redis.py's breaker
+# One redis.Redis client per process for the cache, not one per request (Django builds its
+# cache objects per request context under ASGI): config/redis_clients.py.
+DJANGO_REDIS_CONNECTION_FACTORY = "billion_songs.web.config.redis_clients.SharedClientFactory"
 
 # Sessions stay in the database (a sign-in survives a Redis restart). With a cache that
 # every web process shares (REDIS_URL), they are read through it (Django's cached_db):

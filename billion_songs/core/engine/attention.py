@@ -8,6 +8,13 @@ Two caches, one attention:
   attends over the cache's full, fixed length with the positions past its own masked, so
   a row's attention is the same computation (same shapes, same values, the masked ones
   weighted exactly 0) whatever the other rows hold and however many there are.
+
+Both store keys and values as float16 (`CACHE_DTYPE`): a float32 key or value is rounded
+to the nearest half (ties to even) when written, and widened back to float32 (exactly)
+when attention reads it, in this PyTorch path and in the native step alike. Half the
+cache's memory, which dominates a batch's: 32 rows x 400 positions of the embedded model
+take 295 MB instead of 590 MB. Keys and values of the embedded model stay below 25 in
+magnitude, far inside half's range (65504).
 """
 
 from __future__ import annotations
@@ -17,23 +24,28 @@ import torch
 from billion_songs.core.engine import fixed_order
 
 
+CACHE_DTYPE = torch.float16  # what the caches store (the native step reads and writes the same)
+
+
 class KVCache:
-    """Per-layer keys and values, preallocated for `max_len` positions."""
+    """Per-layer keys and values (float16), preallocated for `max_len` positions."""
 
     def __init__(self, layers: int, batch: int, kv_heads: int, max_len: int, head_dim: int):
         shape = (batch, kv_heads, max_len, head_dim)
-        self.k = [torch.zeros(shape) for _ in range(layers)]
-        self.v = [torch.zeros(shape) for _ in range(layers)]
+        self.k = [torch.zeros(shape, dtype=CACHE_DTYPE) for _ in range(layers)]
+        self.v = [torch.zeros(shape, dtype=CACHE_DTYPE) for _ in range(layers)]
         self.length = 0  # positions filled, the same for every row
         self.max_len = max_len
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """k, v: [B, Hkv, L, d] for the new positions; returns all keys and values so far."""
+        """k, v: float32 [B, Hkv, L, d] for the new positions, stored as float16 (rounded to
+        nearest even); returns all keys and values so far, as stored (float16: `attend`
+        widens them)."""
         start, end = self.length, self.length + k.shape[2]
         if end > self.max_len:
             raise ValueError(f"sequence of {end} tokens exceeds the cache of {self.max_len}")
-        self.k[layer][:, :, start:end] = k
-        self.v[layer][:, :, start:end] = v
+        self.k[layer][:, :, start:end] = k.to(CACHE_DTYPE)
+        self.v[layer][:, :, start:end] = v.to(CACHE_DTYPE)
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
     @classmethod
@@ -100,8 +112,8 @@ class RowCache(KVCache):
         return self.row_positions[:, None]
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.k[layer][self._rows, :, self.row_positions] = k[:, :, 0]
-        self.v[layer][self._rows, :, self.row_positions] = v[:, :, 0]
+        self.k[layer][self._rows, :, self.row_positions] = k[:, :, 0].to(CACHE_DTYPE)
+        self.v[layer][self._rows, :, self.row_positions] = v[:, :, 0].to(CACHE_DTYPE)
         return self.k[layer], self.v[layer]
 
     def key_mask(self) -> torch.Tensor:
@@ -135,8 +147,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
     """Causal grouped-query attention in the engine's fixed order (fixed_order.attend).
 
     q: [B, H, L, d] for the L newest positions; k, v: [B, Hkv, T, d] for all T positions
-    (T >= L). Query head h reads key/value head h // (H // Hkv), as in Hugging Face's
-    repeat_kv. `mask` (a RowCache's key_mask, L = 1): True for keys to hide. Returns
-    [B, L, H * d].
+    (T >= L), float16 as a cache stores them (or float32), widened exactly to float32.
+    Query head h reads key/value head h // (H // Hkv), as in Hugging Face's repeat_kv.
+    `mask` (a RowCache's key_mask, L = 1): True for keys to hide. Returns [B, L, H * d].
     """
     return fixed_order.attend(q, k, v, mask)

@@ -114,7 +114,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
     """Causal grouped-query attention in fixed order.
 
     q: [B, H, L, d] for the L newest positions; k, v: [B, Hkv, T, d] for all T positions
-    (T >= L). Query head h reads key/value head h // (H // Hkv). `mask` (a RowCache's
+    (T >= L), float16 (a cache's) or float32: float16 is widened to float32 first, which
+    is exact. Query head h reads key/value head h // (H // Hkv). `mask` (a RowCache's
     key_mask, L = 1): True for keys to hide; otherwise query i sees keys up to T - L + i.
     Scores are halving sums over d times d^-0.5; weights exp_fixed(s - max) with hidden
     keys exactly 0; the output is pair_sum over keys of weight * value, divided by the
@@ -123,6 +124,7 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
     batch, heads, new, dim = q.shape
     kv_heads, total = k.shape[1], k.shape[2]
     group = heads // kv_heads
+    k, v = k.float(), v.float()  # exact widening (a no-op for float32)
     per_query = batch * kv_heads * group * total * dim * 4
     step = max(1, chunk_bytes // max(1, per_query))
     outs = []

@@ -46,8 +46,8 @@ from billion_songs.core.progress import say
 
 _COMMON_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fopenmp"]  # -fopenmp: for ATen/Parallel.h (the step splits work over its own pool)
 _ISA_FLAGS = {
-    "avx512vnni": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"],
-    "avx2": ["-mavx2", "-mfma"],
+    "avx512vnni": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"],
+    "avx2": ["-mavx2", "-mfma", "-mf16c"],  # -mf16c: the float16 key/value cache's conversions
 }
 
 
@@ -68,9 +68,9 @@ def cpu_isa() -> str | None:
     """The kernel variant for this CPU ("avx512vnni" or "avx2"), or None (no native engine)."""
     flags = _cpu_flags()
     wanted = os.environ.get("BILLION_SONGS_NATIVE_ISA")
-    if {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags and wanted in (None, "", "avx512vnni"):
+    if {"avx512f", "avx512bw", "avx512vl", "avx512_vnni", "f16c"} <= flags and wanted in (None, "", "avx512vnni"):
         return "avx512vnni"
-    if {"avx2", "fma"} <= flags and wanted in (None, "", "avx2", "avx512vnni"):
+    if {"avx2", "fma", "f16c"} <= flags and wanted in (None, "", "avx2", "avx512vnni"):
         return "avx2"
     return None
 

@@ -36,7 +36,8 @@ FORMAT = "billion-songs-model"
 FORMAT_VERSION = 1
 # Bump when the forward pass, sampling, prompts or cleaning change in a way that can change
 # a song: it is part of every model_version, so stored songs never get a silent rewrite.
-ENGINE_VERSION = "3"  # 2: the songwriting decoder (RowCache); 3: the fixed-order float algorithm (native step)
+ENGINE_VERSION = "4"  # 2: the songwriting decoder (RowCache); 3: the fixed-order float algorithm (native step);
+# 4: float16 key/value cache
 # The code that shapes a song, named as modules (not paths): its source is hashed into
 # model_version as a safety net for a forgotten ENGINE_VERSION bump (a comment edit also
 # changes the version: harmless, as stored songs keep the version they were written with).

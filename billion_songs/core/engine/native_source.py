@@ -3,7 +3,9 @@ matrix product and the Llama decode step. Kept as a string so it ships inside th
 
 The float work follows `fixed_order.py` operation for operation (see that module for why):
 elementwise IEEE operations only, in the same order, compiled without FMA contraction or
-fast-math, so each result is rounded exactly as PyTorch rounds it.
+fast-math, so each result is rounded exactly as PyTorch rounds it. The key/value cache is
+float16 (attention.py): F16C's vcvtps2ph rounds to nearest even as torch's .to(float16)
+does, and vcvtph2ps widens exactly as .float() does.
 """
 
 SOURCE = r"""
@@ -330,19 +332,41 @@ float halving_sum(float* buf, int64_t n, int64_t p) {
   return buf[0];
 }
 
-// halving_sum of q[j] * k[j] over j < 64 (d = 64, the common head width), in registers:
-// the same additions in the same order as halving_sum over a 64-float buffer.
-inline float dot64_halving(const float* q, const float* k) {
+// ------------------------------------------------------------------ the float16 cache
+// Keys and values are stored as IEEE half (uint16 bits): rounded to nearest even when
+// written, widened to float32 (exact) when read; torch's .to(float16) and .float().
+constexpr int kHalfRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+inline void store_half(const float* x, uint16_t* out, int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    _mm_storeu_si128((__m128i*)(out + j), _mm256_cvtps_ph(_mm256_loadu_ps(x + j), kHalfRound));
+  for (; j < n; ++j) out[j] = _cvtss_sh(x[j], kHalfRound);
+}
+
+inline __m256 load8_half(const uint16_t* x) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)x)); }
+
+inline void widen_half(const uint16_t* x, float* out, int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, load8_half(x + j));
+  for (; j < n; ++j) out[j] = _cvtsh_ss(x[j]);
+}
+
+// halving_sum of q[j] * k[j] over j < 64 (d = 64, the common head width), k a float16 key
+// widened in registers: the same additions in the same order as halving_sum over a
+// 64-float buffer.
+inline float dot64_halving(const float* q, const uint16_t* k) {
 #if defined(__AVX512F__)
-  const __m512 p0 = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(k));
-  const __m512 p1 = _mm512_mul_ps(_mm512_loadu_ps(q + 16), _mm512_loadu_ps(k + 16));
-  const __m512 p2 = _mm512_mul_ps(_mm512_loadu_ps(q + 32), _mm512_loadu_ps(k + 32));
-  const __m512 p3 = _mm512_mul_ps(_mm512_loadu_ps(q + 48), _mm512_loadu_ps(k + 48));
+  const auto kv = [k](int i) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(k + i))); };
+  const __m512 p0 = _mm512_mul_ps(_mm512_loadu_ps(q), kv(0));
+  const __m512 p1 = _mm512_mul_ps(_mm512_loadu_ps(q + 16), kv(16));
+  const __m512 p2 = _mm512_mul_ps(_mm512_loadu_ps(q + 32), kv(32));
+  const __m512 p3 = _mm512_mul_ps(_mm512_loadu_ps(q + 48), kv(48));
   const __m512 b = _mm512_add_ps(_mm512_add_ps(p0, p2), _mm512_add_ps(p1, p3));  // h = 32, then 16
   __m256 c = _mm256_add_ps(_mm512_castps512_ps256(b), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1)));  // h = 8
 #else
   __m256 p[8];
-  for (int i = 0; i < 8; ++i) p[i] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * i), _mm256_loadu_ps(k + 8 * i));
+  for (int i = 0; i < 8; ++i) p[i] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * i), load8_half(k + 8 * i));
   __m256 a[4];
   for (int i = 0; i < 4; ++i) a[i] = _mm256_add_ps(p[i], p[i + 4]);  // h = 32
   const __m256 b0 = _mm256_add_ps(a[0], a[2]), b1 = _mm256_add_ps(a[1], a[3]);  // h = 16
@@ -458,10 +482,11 @@ void rotate(float* x, const float* cos, const float* sin, int64_t dim, float* tm
 // one pending left node per level); the node that holds the padding is then closed level
 // by level: partial(l) = stack(l-1) + partial(l-1) where bit l-1 of n is set, else
 // partial(l-1) + 0, starting from +0: exactly the tree's additions, zeros included.
+// vals: the float16 cache's values, each row widened to float32 (exact) before use.
 template <int64_t DC>  // DC: the head width known at compile time (64), or 0: d at run time
-void pair_sum_weighted(const float* s, float m, const float* vals, int64_t n, int64_t d_run, int64_t p_ref, float* out,
-                       std::vector<float>& stack, std::vector<float>& zstack, std::vector<float>& leaf,
-                       std::vector<float>& partial, std::vector<float>& e) {
+void pair_sum_weighted(const float* s, float m, const uint16_t* vals, int64_t n, int64_t d_run, int64_t p_ref,
+                       float* out, std::vector<float>& stack, std::vector<float>& zstack, std::vector<float>& leaf,
+                       std::vector<float>& partial, std::vector<float>& e, std::vector<float>& vrow) {
   const int64_t d = DC ? DC : d_run;
   e.resize(n);
   for (int64_t t = 0; t < n; ++t) e[t] = exp_fixed(s[t] - m);
@@ -471,9 +496,11 @@ void pair_sum_weighted(const float* s, float m, const float* vals, int64_t n, in
   zstack.resize(levels + 1);
   leaf.resize(d);
   partial.resize(d);
+  vrow.resize(d);
   for (int64_t t = 0; t < n; ++t) {
     float z = e[t];
-    const float* v = vals + t * d;
+    widen_half(vals + t * d, vrow.data(), d);
+    const float* v = vrow.data();
     for (int64_t j = 0; j < d; ++j) leaf[j] = z * v[j];
     int l = 0;
     for (; (t >> l) & 1; ++l) {
@@ -533,7 +560,8 @@ class LlamaStep {
   }
 
   // tokens, cache_rows, positions: int64 [R], one query row each (a cache row at a position);
-  // k_cache, v_cache: per layer float32 [B, Hkv, T_max, d], written at (cache_row, position);
+  // k_cache, v_cache: per layer float16 [B, Hkv, T_max, d], written at (cache_row, position)
+  // (rounded to nearest even), read widened to float32;
   // key_count: the T the PyTorch path attends over (sets the tree's padding); logit_rows:
   // int64 [B'], the query rows whose logits to return. Returns float32 [B', V].
   at::Tensor forward(const at::Tensor& tokens, const at::Tensor& cache_rows, const at::Tensor& positions,
@@ -542,6 +570,11 @@ class LlamaStep {
     const int64_t R = tokens.numel(), D = dim_, d = d_, H = heads_, Hkv = kv_heads_, group = H / Hkv;
     const int64_t qn = H * d, kvn = Hkv * d;
     TORCH_CHECK(k_cache.size() == layers_.size() && v_cache.size() == layers_.size(), "caches");
+    for (size_t li = 0; li < layers_.size(); ++li)
+      for (const at::Tensor* c : {&k_cache[li], &v_cache[li]})
+        TORCH_CHECK(c->scalar_type() == at::kHalf && c->is_contiguous() && c->dim() == 4 &&
+                        c->sizes() == k_cache[0].sizes() && c->size(1) == kv_heads_ && c->size(3) == d_,
+                    "caches: contiguous float16 [B, Hkv, T, d], the same shape in every layer");
     const int64_t* tok = tokens.data_ptr<int64_t>();
     const int64_t* crow = cache_rows.data_ptr<int64_t>();
     const int64_t* pos = positions.data_ptr<int64_t>();
@@ -566,8 +599,8 @@ class LlamaStep {
 
     for (size_t li = 0; li < layers_.size(); ++li) {
       const Layer& L = layers_[li];
-      float* kc = k_cache[li].data_ptr<float>();
-      float* vc = v_cache[li].data_ptr<float>();
+      uint16_t* kc = static_cast<uint16_t*>(k_cache[li].data_ptr());  // float16 bits
+      uint16_t* vc = static_cast<uint16_t*>(v_cache[li].data_ptr());
       parallel_for(0, R, kRowGrain, [&](int64_t r0, int64_t r1) {
         std::vector<float> s(pD);
         for (int64_t r = r0; r < r1; ++r) rms_norm(&h[r * D], L.attn_norm.data_ptr<float>(), D, eps_, &x[r * D], s.data());
@@ -581,21 +614,22 @@ class LlamaStep {
         for (int64_t hh = 0; hh < H + Hkv; ++hh) rotate(row + hh * d, c, sn, d, &tmp[0]);
         for (int64_t kh = 0; kh < Hkv; ++kh) {
           const int64_t at_ = ((crow[r] * Hkv + kh) * t_max + pos[r]) * d;
-          std::memcpy(kc + at_, row + qn + kh * d, d * sizeof(float));
-          std::memcpy(vc + at_, row + qn + kvn + kh * d, d * sizeof(float));
+          store_half(row + qn + kh * d, kc + at_, d);
+          store_half(row + qn + kvn + kh * d, vc + at_, d);
         }
       }
       // Attention: threads split (row, key/value head) pairs.
       parallel_for(0, R * Hkv, 1, [&](int64_t t0, int64_t t1) {
         // Thread-local scratch, bound to plain references once (a TLS lookup per use is slow).
-        thread_local std::vector<float> prods_tl, scores_tl, stack_tl, leaf_tl, partial_tl, zstack_tl, e_tl;
+        thread_local std::vector<float> prods_tl, scores_tl, stack_tl, leaf_tl, partial_tl, zstack_tl, e_tl, wide_tl;
         std::vector<float> &prods = prods_tl, &scores = scores_tl, &stack = stack_tl, &leaf = leaf_tl,
-                           &partial = partial_tl, &zstack = zstack_tl, &e = e_tl;
+                           &partial = partial_tl, &zstack = zstack_tl, &e = e_tl, &wide = wide_tl;
         prods.resize(pd);
+        wide.resize(d);  // a key or value row, widened
         for (int64_t task = t0; task < t1; ++task) {
           const int64_t r = task / Hkv, kh = task % Hkv, n = pos[r] + 1;
-          const float* keys = kc + (crow[r] * Hkv + kh) * t_max * d;
-          const float* vals = vc + (crow[r] * Hkv + kh) * t_max * d;
+          const uint16_t* keys = kc + (crow[r] * Hkv + kh) * t_max * d;
+          const uint16_t* vals = vc + (crow[r] * Hkv + kh) * t_max * d;
           scores.resize(n);
           for (int64_t g = 0; g < group; ++g) {
             const int64_t hq = kh * group + g;
@@ -606,7 +640,8 @@ class LlamaStep {
               if (d == 64) {
                 dot = dot64_halving(q, keys + t * d);
               } else {
-                for (int64_t j = 0; j < d; ++j) prods[j] = q[j] * keys[t * d + j];
+                widen_half(keys + t * d, wide.data(), d);
+                for (int64_t j = 0; j < d; ++j) prods[j] = q[j] * wide[j];
                 dot = halving_sum(prods.data(), d, pd);
               }
               scores[t] = dot * attn_scale_;
@@ -614,9 +649,9 @@ class LlamaStep {
             }
             float* o = &att[r * qn + hq * d];
             if (d == 64)
-              pair_sum_weighted<64>(scores.data(), m, vals, n, d, p_ref, o, stack, zstack, leaf, partial, e);
+              pair_sum_weighted<64>(scores.data(), m, vals, n, d, p_ref, o, stack, zstack, leaf, partial, e, wide);
             else
-              pair_sum_weighted<0>(scores.data(), m, vals, n, d, p_ref, o, stack, zstack, leaf, partial, e);
+              pair_sum_weighted<0>(scores.data(), m, vals, n, d, p_ref, o, stack, zstack, leaf, partial, e, wide);
           }
         }
       });
@@ -701,6 +736,17 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   }, "the engine's thread count (0: torch's intra-op count)");
   m.def("threads", [] { return Pool::chosen_threads().load(); });
   m.def("exp_fixed", &exp_fixed_tensor);
+  m.def("to_half", [](const at::Tensor& x) {  // the cache's write: float32 -> float16
+    at::Tensor c = x.contiguous(), y = at::empty(c.sizes(), c.options().dtype(at::kHalf));
+    store_half(c.data_ptr<float>(), static_cast<uint16_t*>(y.data_ptr()), c.numel());
+    return y;
+  });
+  m.def("widen_half", [](const at::Tensor& x) {  // the cache's read: float16 -> float32
+    TORCH_CHECK(x.scalar_type() == at::kHalf, "x: float16");
+    at::Tensor c = x.contiguous(), y = at::empty(c.sizes(), c.options().dtype(at::kFloat));
+    widen_half(static_cast<const uint16_t*>(c.data_ptr()), y.data_ptr<float>(), c.numel());
+    return y;
+  });
   m.def("rsqrt_fixed", [](const at::Tensor& x) {
     at::Tensor c = x.contiguous(), y = at::empty(c.sizes(), c.options());
     for (int64_t i = 0; i < c.numel(); ++i) y.data_ptr<float>()[i] = rsqrt_fixed(c.data_ptr<float>()[i]);

@@ -20,12 +20,13 @@ from billion_songs.core.engine.llama import LlamaConfig, LlamaModel
 native = pytest.mark.skipif(kernels.native() is None, reason="no native engine here (no AVX2 or no compiler)")
 
 
-def _tiny_llama() -> LlamaModel:
+def _tiny_llama(head_dim: int = 64) -> LlamaModel:
     from transformers import LlamaConfig as HFConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     hf = LlamaForCausalLM(HFConfig(vocab_size=320, hidden_size=192, intermediate_size=100, num_hidden_layers=2,
-                                   num_attention_heads=3, num_key_value_heads=1, max_position_embeddings=128))
+                                   num_attention_heads=3, num_key_value_heads=1, max_position_embeddings=128,
+                                   head_dim=head_dim))
     for p in hf.parameters():  # a spread of activations worth comparing
         p.data.mul_(3.0)
     config = LlamaConfig.from_hf(hf.config.to_dict())
@@ -112,6 +113,44 @@ def test_rows_at_their_own_positions_native_reference_alone_and_mixed(llama):
     # A copied span (a chosen line becomes a sibling's context) reads alike in both paths.
     fast, ref = _both(llama, _row_run(llama, [(0, seq), (0, [4] * 6)], 8, copy_at=3))
     assert all(torch.equal(a, b) for f, r in zip(fast, ref) for a, b in zip(f, r))
+
+
+@native
+def test_a_head_width_other_than_64_gives_the_same_bits():
+    """d = 36: the step's general attention path (not dot64_halving), and float16 rows whose
+    width is not a multiple of 8 (the conversions' scalar tails)."""
+    model = _tiny_llama(head_dim=36)
+    assert model.config.head_dim == 36 and model.native is not None
+    tokens = torch.randint(0, 320, (3, 7), generator=torch.Generator().manual_seed(8))
+    (fast, fast_cache), (ref, ref_cache) = _both(model, _kv_run(model, tokens, steps=4))
+    assert torch.equal(fast, ref)
+    assert all(torch.equal(a, b) for a, b in zip(fast_cache.k + fast_cache.v, ref_cache.k + ref_cache.v))
+    seq = [17, 200, 5, 88, 301, 42]
+    fast, ref = _both(model, _row_run(model, [(0, seq), (2, [9] * 5)], 8, copy_at=2))
+    assert all(torch.equal(a, b) for f, r in zip(fast, ref) for a, b in zip(f, r))
+
+
+@native
+def test_the_cache_conversions_match_torch_bit_for_bit():
+    """The step writes keys and values as float16 rounded to nearest, ties to even, and
+    reads them widened: torch's .to(float16) and .float(). Every finite half, every
+    midpoint between neighbouring halves (the ties), subnormals, overflow to infinity,
+    and random float32 bit patterns."""
+    module = kernels.native()
+    halves = torch.arange(0, 0x7C00, dtype=torch.int32).to(torch.int16).view(torch.float16).float()  # +0 ... 65504
+    mids = (halves[:-1] + halves[1:]) / 2  # exact in float32: the ties
+    bits = torch.randint(-(2 ** 31), 2 ** 31, (200_001,), generator=torch.Generator().manual_seed(9),
+                         dtype=torch.int64).to(torch.int32).view(torch.float32)
+    special = torch.tensor([65504.0, 65519.996, 65520.0, 1e6, float("inf"), 2.0 ** -25, 2.0 ** -26, 1e-30, 3.0e-8])
+    x = torch.cat([halves, mids, special, torch.randn(100_000) * 30, bits[~bits.isnan()]])
+    x = torch.cat([x, -x])
+    for part in (x, x[:13], x[5:12]):  # widths not a multiple of 8: the scalar tails
+        assert torch.equal(module.to_half(part).view(torch.int16), part.to(torch.float16).view(torch.int16))
+    every = torch.arange(-(2 ** 15), 2 ** 15, dtype=torch.int32).to(torch.int16).view(torch.float16)
+    every = every[~every.isnan()]
+    for part in (every, every[:13]):
+        assert torch.equal(module.widen_half(part), part.float())
+    assert torch.equal(module.widen_half(module.to_half(halves)), halves)  # halves round-trip exactly
 
 
 @native

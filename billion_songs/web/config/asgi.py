@@ -1,5 +1,6 @@
 """The ASGI application that `billion-songs serve` runs under uvicorn: Django, with Make
-Random answered in front of it when the in-memory pool can (songs/http/fast_path.py)."""
+Random (when the in-memory pool can), cached song pages and admission refusals answered
+in front of it (songs/http/fast_path.py)."""
 
 import os
 

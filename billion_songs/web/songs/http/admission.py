@@ -30,17 +30,25 @@ def admission_client(request: HttpRequest) -> str:
     return address_bucket(client_address(request))
 
 
+CONTENT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
+
+
+def refused_body(refused: Refused, *, song_id: int, kind: str) -> bytes:
+    """The body of the friendly 429/503 for `kind` "html" (the song page) or "json" (/api):
+    the same for every visitor (rendered without the request), so the ASGI front
+    (fast_path.py) sends it too."""
+    if kind == "json":
+        return json.dumps({"id": str(song_id), "error": MESSAGES[refused.reason], "retry_after": refused.retry_after,
+                           "try_again": reverse("songs:api_detail", args=[song_id]),
+                           "random": reverse("songs:random")}).encode()
+    context = {"song_id": song_id, "song_path": reverse("songs:detail", args=[song_id]), "reason": refused.reason,
+               "retry_after": refused.retry_after, "page_title": f"Song #{song_id} is waiting its turn"}
+    return render_to_string("songs/busy.html", context).encode()
+
+
 def refused_response(refused: Refused, *, song_id: int, kind: str) -> HttpResponse:
     """The friendly 429/503 for `kind` "html" (the song page) or "json" (/api)."""
-    song_path = reverse("songs:detail", args=[song_id])
-    if kind == "json":
-        body = json.dumps({"id": str(song_id), "error": MESSAGES[refused.reason], "retry_after": refused.retry_after,
-                           "try_again": reverse("songs:api_detail", args=[song_id]), "random": reverse("songs:random")})
-        response = HttpResponse(body, status=STATUS[refused.reason], content_type="application/json")
-    else:
-        context = {"song_id": song_id, "song_path": song_path, "reason": refused.reason,
-                   "retry_after": refused.retry_after, "page_title": f"Song #{song_id} is waiting its turn"}
-        response = HttpResponse(render_to_string("songs/busy.html", context), status=STATUS[refused.reason],
-                                content_type="text/html; charset=utf-8")
+    response = HttpResponse(refused_body(refused, song_id=song_id, kind=kind), status=STATUS[refused.reason],
+                            content_type=CONTENT_TYPES[kind])
     response["Retry-After"] = str(refused.retry_after)
     return never_cache(response)

@@ -1,0 +1,188 @@
+"""Cached song pages answered in the ASGI front (songs/http/fast_path.py): the same status,
+body and headers as Django's answer (ETag, Cache-Control, security headers, no cookie),
+304 for a matching If-None-Match, and Django for everything it might answer otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from django.core.asgi import get_asgi_application
+
+from billion_songs.core.fake import FakeLyricsGenerator
+from billion_songs.web.songs.data import services
+from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.http.fast_path import page_target, with_fast_random
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+_PER_REQUEST = {b"date", b"server"}
+
+
+def _call(application, path: str, *, host: bytes = b"127.0.0.1", method: str = "GET", scheme: str = "http",
+          extra: list[tuple[bytes, bytes]] = (), client: str = "127.0.0.1") -> tuple[int, dict[bytes, bytes], bytes]:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": scheme, "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", host), *extra], "client": (client, 5000), "server": ("127.0.0.1", 80)}
+    sent = []
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    headers = {name.lower(): value for name, value in sent[0]["headers"]}
+    assert len(headers) == len(sent[0]["headers"]), "a header sent twice"
+    return sent[0]["status"], headers, body
+
+
+@pytest.fixture
+def counted(settings, songs_runtime):
+    settings.SITE_URL = ""
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "songs.example"]
+    for song in FakeLyricsGenerator().generate([1, 2, 3]):
+        services.song_store(song=song)
+    django_application = get_asgi_application()
+    through_django: list[str] = []
+
+    async def count(scope, receive, send):
+        through_django.append(scope["path"])
+        await django_application(scope, receive, send)
+
+    return with_fast_random(count), through_django
+
+
+def _same(fast: dict, slow: dict) -> None:
+    assert {k: v for k, v in fast.items() if k not in _PER_REQUEST} == \
+        {k: v for k, v in slow.items() if k not in _PER_REQUEST}
+
+
+def test_a_cached_page_is_answered_before_django_with_djangos_headers(counted):
+    application, through_django = counted
+    first_etag = None
+    for path in ("/song/1", "/api/songs/1"):
+        slow_status, slow, slow_body = _call(application, path)  # renders and caches; headers learnt
+        fast_status, fast, fast_body = _call(application, path)
+        assert slow_status == fast_status == 200 and fast_body == slow_body
+        _same(fast, slow)
+        assert b"public" in fast[b"cache-control"] and b"etag" in fast
+        assert b"set-cookie" not in fast and b"vary" not in fast
+        assert b"content-security-policy" in fast and b"x-frame-options" in fast
+        first_etag = first_etag or fast[b"etag"]
+    assert through_django == ["/song/1", "/api/songs/1"]
+
+    # Another song's page: cached by Django, then answered here with the headers learnt.
+    _call(application, "/song/2")
+    status, headers, body = _call(application, "/song/2")
+    assert status == 200 and b"<html" in body and headers[b"etag"] != first_etag
+    assert through_django == ["/song/1", "/api/songs/1", "/song/2"]
+
+
+def test_if_none_match_is_answered_304_here_weak_etags_included(counted):
+    application, through_django = counted
+    _, first, _ = _call(application, "/song/1")
+    etag = first[b"etag"]
+    slow_status, slow, slow_body = _call(application, "/song/1", extra=[(b"if-none-match", etag)])  # Django: 304
+    fast_status, fast, fast_body = _call(application, "/song/1", extra=[(b"if-none-match", b"W/" + etag)])
+    assert slow_status == fast_status == 304 and slow_body == fast_body == b""
+    _same(fast, slow)
+    assert through_django == ["/song/1", "/song/1"]
+    status, _, body = _call(application, "/song/1", extra=[(b"if-none-match", b'"other"')])
+    assert status == 200 and body and through_django == ["/song/1", "/song/1"]
+
+
+def test_a_malformed_csrf_cookie_gets_no_cookie_on_the_fast_path(counted):
+    application, _ = counted
+    _call(application, "/song/1")
+    _call(application, "/song/1")
+    status, headers, _ = _call(application, "/song/1", extra=[(b"cookie", b"csrftoken=bad!")])
+    assert status == 200 and b"set-cookie" not in headers and b"vary" not in headers
+
+
+def test_django_answers_what_it_might_answer_otherwise(counted, settings):
+    application, through_django = counted
+    _call(application, "/song/1")
+    _call(application, "/song/1")
+    assert through_django == ["/song/1"]
+    status, _, _ = _call(application, "/song/1", host=b"evil.example")  # not in ALLOWED_HOSTS
+    assert status == 400 and through_django[-1] == "/song/1"
+    _call(application, "/song/1", method="HEAD")
+    _call(application, "/song/1", host=b"songs.example")  # another site URL: not cached for it yet
+    assert len(through_django) == 4
+    _call(application, "/song/1", host=b"songs.example")
+    assert len(through_django) == 4  # now it is
+
+    # A hidden song's page (410) is Django's, and so is a page not in the cache.
+    Song.objects.filter(pk=3).update(hidden=True)
+    status, _, _ = _call(application, "/song/3")
+    status_again, _, _ = _call(application, "/song/3")
+    assert status == status_again == 410 and len(through_django) == 6
+    status, _, _ = _call(application, "/song/4")  # never seen: a HEAD-less GET writes it, through Django
+    assert len(through_django) == 7
+
+
+def test_x_forwarded_proto_counts_only_from_a_trusted_proxy(counted, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.5"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    application, through_django = counted  # built before: rebuild with these settings
+    django_application = get_asgi_application()
+
+    async def count(scope, receive, send):
+        through_django.append(scope["path"])
+        await django_application(scope, receive, send)
+
+    application = with_fast_random(count)
+    proto = [(b"x-forwarded-proto", b"https")]
+    _call(application, "/song/1", client="10.0.0.5", extra=proto)  # cached for https://127.0.0.1
+    _, direct, _ = _call(application, "/song/1", client="10.0.0.5", extra=proto)
+    assert through_django == ["/song/1"]
+    # The same header from anyone else is dropped, as ClientAddressMiddleware drops it:
+    # http://127.0.0.1's page, not cached yet, so Django's.
+    _call(application, "/song/1", client="203.0.113.9", extra=proto)
+    assert through_django == ["/song/1", "/song/1"]
+
+
+def test_page_target_takes_the_url_converters_spelling_only():
+    assert page_target("/song/12") == ("html", 12)
+    assert page_target("/api/songs/12") == ("json", 12)
+    for path in ("/song/012", "/song/12/me", "/song/12.mid", "/song/", "/song/+1", "/song/١٢",
+                 "/song/99999999999999999999", "/songs/1"):
+        assert page_target(path) is None, path
+
+
+def _without_wait(body: bytes) -> bytes:
+    body = re.sub(rb"about \d+ seconds?", b"about N seconds", body)
+    return re.sub(rb'"retry_after": \d+', b'"retry_after": N', body)
+
+
+def test_a_refusal_is_answered_before_django_with_djangos_body_and_headers(counted, songs_runtime):
+    application, through_django = counted
+    # This client already waits on as many new songs as it may (the visits are held).
+    held = [songs_runtime.flights.visit(song_id, client="127.0.0.1") for song_id in (100, 101, 102, 103)]
+    for path, other in (("/song/200", "/song/201"), ("/api/songs/200", "/api/songs/201")):
+        slow_status, slow, slow_body = _call(application, path)  # Django refuses; the front learns its headers
+        fast_status, fast, fast_body = _call(application, path)
+        # The wait in the body (and Retry-After) may tick down a second between the calls.
+        assert slow_status == fast_status == 429 and _without_wait(fast_body) == _without_wait(slow_body)
+        waits = {b"retry-after", b"content-length"}
+        _same({k: v for k, v in fast.items() if k not in waits}, {k: v for k, v in slow.items() if k not in waits})
+        assert fast[b"cache-control"] == b"no-store" and int(fast[b"retry-after"]) >= 1
+        assert b"content-security-policy" in fast
+        status, _, body = _call(application, other)
+        assert status == 429 and b"201" in body
+    assert through_django == ["/song/200", "/api/songs/200"]
+
+    # A stored song that is not in the page cache is never refused: Django renders it.
+    status, _, body = _call(application, "/song/2")
+    assert status == 200 and through_django[-1] == "/song/2"
+    # Another client is admitted (through Django), and its song is written.
+    status, _, _ = _call(application, "/api/songs/300", client="203.0.113.7")
+    assert status == 200 and through_django[-1] == "/api/songs/300"
+    del held

@@ -532,6 +532,67 @@ void pair_sum_weighted(const float* s, float m, const uint16_t* vals, int64_t n,
   for (int64_t j = 0; j < d; ++j) out[j] = partial[j] / zsum;
 }
 
+#if defined(__AVX512F__)
+// pair_sum_weighted<64> with the newest subtree in registers and the pending left nodes in a
+// local array: the same multiplications and additions in the same order (a row's values
+// are widened in registers), without the round trips through heap scratch per key.
+constexpr int kMaxLevels = 40;
+void pair_sum_weighted64(const float* s, float m, const uint16_t* vals, int64_t n, int64_t p_ref, float* out,
+                         std::vector<float>& e) {
+  e.resize(n);
+  for (int64_t t = 0; t < n; ++t) e[t] = exp_fixed(s[t] - m);
+  int levels = 0;
+  while ((int64_t(1) << levels) < p_ref) ++levels;
+  TORCH_CHECK(levels < kMaxLevels, "attention over too many keys");
+  alignas(64) float stack[(kMaxLevels + 1) * 64];
+  float zstack[kMaxLevels + 1];
+  const auto widened = [](const uint16_t* v) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)v)); };
+  for (int64_t t = 0; t < n; ++t) {
+    float z = e[t];
+    const __m512 zv = _mm512_set1_ps(z);
+    const uint16_t* v = vals + t * 64;
+    __m512 l0 = _mm512_mul_ps(zv, widened(v)), l1 = _mm512_mul_ps(zv, widened(v + 16)),
+           l2 = _mm512_mul_ps(zv, widened(v + 32)), l3 = _mm512_mul_ps(zv, widened(v + 48));
+    int l = 0;
+    for (; (t >> l) & 1; ++l) {
+      const float* left = stack + l * 64;
+      l0 = _mm512_add_ps(_mm512_load_ps(left), l0);
+      l1 = _mm512_add_ps(_mm512_load_ps(left + 16), l1);
+      l2 = _mm512_add_ps(_mm512_load_ps(left + 32), l2);
+      l3 = _mm512_add_ps(_mm512_load_ps(left + 48), l3);
+      z = zstack[l] + z;
+    }
+    float* slot = stack + l * 64;
+    _mm512_store_ps(slot, l0);
+    _mm512_store_ps(slot + 16, l1);
+    _mm512_store_ps(slot + 32, l2);
+    _mm512_store_ps(slot + 48, l3);
+    zstack[l] = z;
+  }
+  __m512 p[4];
+  float zsum;
+  if (n == p_ref) {
+    for (int i = 0; i < 4; ++i) p[i] = _mm512_load_ps(stack + levels * 64 + 16 * i);
+    zsum = zstack[levels];
+  } else {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < 4; ++i) p[i] = zero;
+    zsum = 0.0f;
+    for (int l = 1; l <= levels; ++l) {
+      if ((n >> (l - 1)) & 1) {
+        for (int i = 0; i < 4; ++i) p[i] = _mm512_add_ps(_mm512_load_ps(stack + (l - 1) * 64 + 16 * i), p[i]);
+        zsum = zstack[l - 1] + zsum;
+      } else {
+        for (int i = 0; i < 4; ++i) p[i] = _mm512_add_ps(p[i], zero);
+        zsum = zsum + 0.0f;
+      }
+    }
+  }
+  const __m512 zs = _mm512_set1_ps(zsum);
+  for (int i = 0; i < 4; ++i) _mm512_storeu_ps(out + 16 * i, _mm512_div_ps(p[i], zs));
+}
+#endif
+
 struct Layer {
   at::Tensor attn_norm, mlp_norm;
   Linear qkv, out, gate_up, down;
@@ -649,7 +710,11 @@ class LlamaStep {
             }
             float* o = &att[r * qn + hq * d];
             if (d == 64)
+#if defined(__AVX512F__)
+              pair_sum_weighted64(scores.data(), m, vals, n, p_ref, o, e);
+#else
               pair_sum_weighted<64>(scores.data(), m, vals, n, d, p_ref, o, stack, zstack, leaf, partial, e, wide);
+#endif
             else
               pair_sum_weighted<0>(scores.data(), m, vals, n, d, p_ref, o, stack, zstack, leaf, partial, e, wide);
           }

@@ -87,9 +87,9 @@ class KVCache:
 
 class RowCache(KVCache):
     """Rows at their own positions, one token per row per step. `stepping` says which rows
-    take their token for real this step; a row that waits (its candidate line is done
-    while its siblings write on) still runs, but what it writes is masked and overwritten
-    by its next real token."""
+    take their token for real this step. A row that waits (its candidate line is done
+    while its siblings write on) is skipped by the native step; the PyTorch path runs it,
+    and what it writes is masked and overwritten by its next real token."""
 
     def __init__(self, layers: int, batch: int, kv_heads: int, max_len: int, head_dim: int):
         super().__init__(layers, batch, kv_heads, max_len, head_dim)

@@ -38,6 +38,8 @@ class EvalConfig:
 def evaluate_model(spec: str, config: EvalConfig, *, data: PreparedDataset | None = None,
                    corpus: CorpusIndex | None = None, say: Callable[[str], None] = lambda m: None) -> dict:
     """The report of one model (a JSON-ready dict)."""
+    # Lazy, not for a cycle: the loader brings torch and the engine, which `--melody` and
+    # the report's readers do not need.
     from billion_songs.core.loader import load_generator
 
     started = time.perf_counter()

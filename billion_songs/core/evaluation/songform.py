@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from billion_songs.core.evaluation.memorization import RUN_WORDS, CorpusIndex
 from billion_songs.core.evaluation.metrics import distinct_n
+from billion_songs.core import prompts
 from billion_songs.core.guards import lyric_lines
 from billion_songs.core.song import Song
 from billion_songs.core.songwriting import checks
@@ -49,7 +50,6 @@ def example_index(example: str | None = None, run_words: int = RUN_WORDS) -> Cor
     """The runs of `run_words` words of the example song (default: the chatml prompt's
     prompts.EXAMPLE_SONG as it is now)."""
     if example is None:
-        from billion_songs.core import prompts
 
         example = prompts.EXAMPLE_SONG
     return CorpusIndex.from_texts([example_text(example)], run_words)

@@ -128,6 +128,11 @@ def _trusted(ip, networks: Sequence[Network]) -> bool:
     return ip is not None and any(ip in network for network in networks)
 
 
+def from_trusted_proxy(peer: str, networks: Sequence[Network]) -> bool:
+    """Whether the connection's peer address is one of the trusted proxies."""
+    return _trusted(_address(peer), networks)
+
+
 def forwarded_client(peer: str, forwarded_for: str, networks: Sequence[Network]) -> str:
     """The visitor's address: `peer` (the TCP peer), unless it is a trusted proxy; then the
     right-most X-Forwarded-For entry that is not a trusted proxy. Each proxy appends the
@@ -165,7 +170,7 @@ class ClientAddressMiddleware(InlineHooks, MiddlewareMixin):
         meta["BILLION_SONGS_PEER_ADDR"] = peer
         if not self.networks:
             return None
-        if _trusted(_address(peer), self.networks):
+        if from_trusted_proxy(peer, self.networks):
             meta["REMOTE_ADDR"] = forwarded_client(peer, meta.get("HTTP_X_FORWARDED_FOR", ""), self.networks)
         else:
             for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"):

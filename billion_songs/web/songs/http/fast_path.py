@@ -46,7 +46,7 @@ from django.urls import reverse
 
 from billion_songs.core.song import InvalidSongId, parse_song_id
 from billion_songs.web.accounts.throttle import address_bucket
-from billion_songs.web.config.middleware import _address, _trusted, forwarded_client, trusted_networks
+from billion_songs.web.config.middleware import forwarded_client, from_trusted_proxy, trusted_networks
 from billion_songs.web.songs.data import selectors, tags
 from billion_songs.web.songs.generation.admission import foreseen_refusal
 from billion_songs.web.songs.http import admission, page_cache
@@ -173,7 +173,7 @@ class Origin:
         as ClientAddressMiddleware sets it, an IPv6 address per /64."""
         client = scope.get("client")
         peer = client[0] if client else ""
-        if self.networks and _trusted(_address(peer), self.networks):
+        if self.networks and from_trusted_proxy(peer, self.networks):
             peer = forwarded_client(peer, headers.get(b"x-forwarded-for", ""), self.networks)
         return address_bucket(peer)
 
@@ -193,7 +193,7 @@ class Origin:
             client = scope.get("client")
             peer = client[0] if client else ""
             # ClientAddressMiddleware drops the header from anyone but a trusted proxy.
-            if value is not None and (not self.networks or _trusted(_address(peer), self.networks)):
+            if value is not None and (not self.networks or from_trusted_proxy(peer, self.networks)):
                 scheme = "https" if value.split(",", 1)[0].strip() == secure_value else "http"
         return scheme, self.site_url or f"{scheme}://{host}"
 

@@ -27,8 +27,8 @@ What it does:
      --pool-serves serves, and the worker writes new ones;
    - votes: POST /song/<id>/vote, value up, down or none, from --voters users on
      --vote-songs songs (many users on few songs: contention on the tally rows), sent as
-     the song page's script sends them (header X-Fragment: me): 200 and the refreshed
-     fragment, while a refusal keeps its status (400, 401, 403, 410).
+     the song page's script sends them (header X-Fragment: votes): 200 and the refreshed
+     vote part of the fragment, while a refusal keeps its status (400, 401, 403, 410).
    Errors: responses other than 2xx/3xx, plus wrk's socket errors (timeouts included).
 4. A thread samples the pool size every 0.5 s. "The pool never runs dry": its minimum
    stays above zero. Whether the worker kept up: per phase, the songs it wrote per second
@@ -276,7 +276,7 @@ def healthy(port: int) -> bool:
 
 def vote_request(voter: Voter, song_id: int, value: str) -> tuple[str, str, dict]:
     """(path, body, headers) of a vote as the song page's script sends it."""
-    headers = {"Cookie": voter.cookie, "X-Fragment": "me", "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Cookie": voter.cookie, "X-Fragment": "votes", "Content-Type": "application/x-www-form-urlencoded"}
     return f"/song/{song_id}/vote", f"value={value}&csrfmiddlewaretoken={voter.csrf_token}", headers
 
 
@@ -409,6 +409,16 @@ class Site:
             redis.Redis.from_url(self.args.redis_url).flushdb()
 
 
+PHASES = ("pages", "random", "votes")
+
+
+def phase_names(text: str) -> set[str]:
+    names = set(text.split(","))
+    if not names or not names <= set(PHASES):
+        raise argparse.ArgumentTypeError(f"phases are some of {','.join(PHASES)}, not {text!r}")
+    return names
+
+
 def run_phase(name: str, site: Site, sampler: PoolSampler, requests: Path, args) -> Phase:
     print(f"phase: {name} ({args.duration}s, {args.connections} connections)", file=sys.stderr)
     sampler.phase = name
@@ -512,7 +522,9 @@ def pool_report(args, phases: list[Phase], sampler: PoolSampler, startup: Startu
         kept_up = "kept up" if level or written >= drawn else "fell behind"
         print(f"  - {phase.name}: pool {phase.pool_start} -> {phase.pool_end} (min {phase.pool_min}); "
               f"the worker wrote {written:.1f} songs/s, {drawn:.1f} songs/s were served out: {kept_up}")
-    random_phase = next(phase for phase in phases if phase.name.startswith("Make Random"))
+    random_phase = next((phase for phase in phases if phase.name.startswith("Make Random")), None)
+    if random_phase is None:
+        return pool_ok
     demand = random_phase.result["rps"] / args.pool_serves
     capacity = max([startup.fill_rate or 0.0] + [phase.written / phase.seconds for phase in phases])
     line = (f"- in the long run, Make Random at {random_phase.result['rps']:,.0f}/s takes {demand:,.1f} songs/s out "
@@ -546,6 +558,9 @@ def main() -> int:
                         help="songs of the pool the worker writes at the start, timed; the rest is seeded "
                              "[default: 25 batches with --fake, 2 with a model]")
     parser.add_argument("--pages", type=int, default=500, help="stored song pages in the song-page phase")
+    parser.add_argument("--phases", type=phase_names, default=set(PHASES),
+                        help="the phases to run, of pages,random,votes (e.g. --phases votes to compare vote "
+                             "settings) [default: all three]")
     parser.add_argument("--voters", type=int, default=200, help="signed-in users voting")
     parser.add_argument("--vote-songs", type=int, default=10, help="songs they vote on")
     parser.add_argument("--fake-song-delay", type=float, default=0.0, help="seconds per batch song (--fake)")
@@ -592,13 +607,15 @@ def main() -> int:
         probe(site, page_ids, vote_request(voters[0], vote_song_ids[0], "up"))
         pages_warm(site, page_ids)
 
-        phases = [
-            run_phase("song pages", site, sampler, requests_file(
-                tmp / "pages.txt", [("GET", f"/song/{song_id}", "", {}) for song_id in page_ids]), args),
-            run_phase("Make Random (302)", site, sampler, requests_file(
-                tmp / "random.txt", [("GET", "/random", "", {})]), args),
-            run_phase("votes (POST, 200)", site, sampler, requests_file(tmp / "votes.txt", votes), args),
-        ]
+        phases = []
+        if "pages" in args.phases:
+            phases.append(run_phase("song pages", site, sampler, requests_file(
+                tmp / "pages.txt", [("GET", f"/song/{song_id}", "", {}) for song_id in page_ids]), args))
+        if "random" in args.phases:
+            phases.append(run_phase("Make Random (302)", site, sampler, requests_file(
+                tmp / "random.txt", [("GET", "/random", "", {})]), args))
+        if "votes" in args.phases:
+            phases.append(run_phase("votes (POST, 200)", site, sampler, requests_file(tmp / "votes.txt", votes), args))
         time.sleep(1.0)  # requests still in flight when wrk stopped finish writing
         sampler.stop()
         check = votes_check(vote_song_ids, site.redis)

@@ -185,11 +185,20 @@ def test_visitor_signs_up_votes_suggests_a_title_and_the_public_page_never_chang
         expect(me.locator("button.vote-up")).to_have_text("▲ 2")
         assert chart_position() == 2
 
-        # Change to down: 0, out of the chart.
+        # Change to down: 0, out of the chart. Then, without reloading, withdraw and vote
+        # down again: each answer was the vote part alone, which replaced the old one (its
+        # form works), and the rest of the fragment stayed.
         page.goto(song_url)
         me.locator("button.vote-down").click()
         expect(me.locator("button.vote-down")).to_have_attribute("aria-pressed", "true")
         expect(me).to_contain_text("you voted this down")
+        me.get_by_role("button", name="Withdraw my vote").click()
+        expect(me).to_contain_text("you have not voted")
+        me.locator("button.vote-down").click()
+        expect(me).to_contain_text("you voted this down")
+        expect(me.locator("[data-part=votes]")).to_have_count(1)
+        expect(me).to_contain_text("Title suggestions")
+        expect(me).to_contain_text("Signed in as newfan")
         assert chart_position() is None
 
         # Withdraw: back to +1, third.

@@ -278,9 +278,11 @@ TITLE_SUGGESTION_MAX_LENGTH = 80  # characters, after whitespace is collapsed (t
 TITLE_SUGGESTION_MIN_VOTERS = env_int("BILLION_SONGS_TITLE_SUGGESTION_MIN_VOTERS", 3)
 # Threads per web process that run votes (songs/http/offload.py), each holding a database
 # connection while it works: fewer than the connection pool's size (BILLION_SONGS_DB_POOL_MAX,
-# 8), which the rest of the process shares.
+# 8), which the rest of the process shares. 4: with a vote one round trip to the database,
+# more threads only took turns on the interpreter (bench/bench_scale.py --phases votes: 2,
+# 3, 4 and 6 threads gave about the same rate, 6 the longest p99).
 # 0: on Django's one thread for synchronous views.
-SONG_VOTE_THREADS = env_int("BILLION_SONGS_VOTE_THREADS", 6)
+SONG_VOTE_THREADS = env_int("BILLION_SONGS_VOTE_THREADS", 4)
 TITLE_SUGGESTIONS_PER_HOUR = env_int("BILLION_SONGS_TITLE_SUGGESTIONS_PER_HOUR", 10)  # per visitor
 
 # --- Scale-out: Celery workers ----------------------------------------------------------

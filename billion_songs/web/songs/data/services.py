@@ -25,7 +25,7 @@ from billion_songs.web.songs.data.models import (
 from billion_songs.web.songs.data.events import songs_visibility_changed
 from billion_songs.web.songs.data.fields import to_stored
 from billion_songs.web.songs.data.ranking import wilson_lower_bound
-from billion_songs.web.songs.data import vote_counts
+from billion_songs.web.songs.data import vote_counts, vote_function
 from billion_songs.web.songs.data.tags import PoolEntry
 
 
@@ -94,10 +94,12 @@ def songs_leave_pool(*, song_ids: Iterable[int]) -> int:
 # adjusts the counts. The tally row is the song's mutex: on PostgreSQL concurrent voters
 # on one song queue on its row lock (SELECT ... FOR UPDATE); on SQLite every write
 # transaction is IMMEDIATE and so serialized anyway. One lock per transaction: no
-# deadlocks. The unique constraint on (user, song) is the last line of defence.
+# deadlocks. The unique constraint on (user, song) is the last line of defence. On
+# PostgreSQL a vote on a song runs these steps inside the server, as one statement
+# (data/vote_function.py).
 #
 # With REDIS_URL set, every committed tally is also copied to the vote counts cache in
-# Redis (shared/votes.py), which the per-visitor fragment of every song page reads. The
+# Redis (data/vote_counts.py), which the per-visitor fragment of every song page reads. The
 # Vote rows stay the truth: `tallies_recount` and `selectors.tally_mismatches` rebuild
 # and check the tallies from them.
 
@@ -222,27 +224,51 @@ def _tally_save(tally: SongTally) -> None:
         transaction.on_commit(lambda: vote_counts.counts_set(song_id=song_id, up=up, down=down, revision=revision))
 
 
-@transaction.atomic
 def vote_cast(*, user, song_id: int, value: int) -> VoteChange:
     """The visitor's vote on a song becomes `value`: +1 (up), -1 (down) or 0 (withdrawn).
-    Casting the same vote again changes nothing. Four statements: the tally locked, the
-    visitor's vote read, then written, and the tally written (the same as `_vote_set` and
-    `_tally_save` do through the ORM, which the rarer writes use)."""
+    Casting the same vote again changes nothing, so casting it twice is safe. On
+    PostgreSQL one statement (data/vote_function.py); elsewhere four in a transaction: the
+    tally locked, the visitor's vote read, then written, and the tally written (the same as
+    `_vote_set` and `_tally_save` do through the ORM, which the rarer writes use)."""
     _vote_value_check(value)
     connection = transaction.get_connection()
+    cast = _vote_cast_function if connection.vendor == "postgresql" else _vote_cast_statements
+    before, up, down, revision = cast(connection, user.pk, song_id, value)
+    if before != value and settings.REDIS_URL:  # the counts every page's /me fragment reads, once committed
+        transaction.on_commit(lambda: vote_counts.counts_set(song_id=song_id, up=up, down=down, revision=revision))
+    return VoteChange(before, value, counts=(up, down))
+
+
+def _vote_cast_function(connection, user_id: int, song_id: int, value: int) -> tuple[int, int, int, int]:
+    """(before, up, down, revision): one call of songs_vote_cast, its own transaction
+    unless the caller is in one."""
+    with connection.cursor() as cursor:
+        cursor.execute(_VOTE_FUNCTION_CALL, [user_id, to_stored(song_id), value, timezone.now()])
+        row = cursor.fetchone()
+    if row is None:
+        raise Unavailable(f"song {song_id} cannot be voted on")
+    return row
+
+
+_VOTE_FUNCTION_CALL = f"SELECT before, up, down, revision FROM {vote_function.NAME}(%s, %s, %s, %s)"
+
+
+@transaction.atomic
+def _vote_cast_statements(connection, user_id: int, song_id: int, value: int) -> tuple[int, int, int, int]:
+    """(before, up, down, revision), in four statements on the transaction's cursor."""
     stored_id = to_stored(song_id)
     with connection.cursor() as cursor:
         up, down, revision = _votable_tally_locked(cursor, song_id)
-        cursor.execute(_vote_sql(connection, "vote_get"), [user.pk, stored_id])
+        cursor.execute(_vote_sql(connection, "vote_get"), [user_id, stored_id])
         row = cursor.fetchone()
         vote_id, before = row if row else (None, 0)
         if before == value:
-            return VoteChange(before, value, counts=(up, down))
+            return before, up, down, revision
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         if value == 0:
             cursor.execute(_vote_sql(connection, "vote_delete"), [vote_id])
         elif vote_id is None:
-            cursor.execute(_vote_sql(connection, "vote_insert"), [user.pk, stored_id, value, now, now])
+            cursor.execute(_vote_sql(connection, "vote_insert"), [user_id, stored_id, value, now, now])
         else:
             cursor.execute(_vote_sql(connection, "vote_update"), [value, now, vote_id])
         up += (value == 1) - (before == 1)
@@ -250,9 +276,7 @@ def vote_cast(*, user, song_id: int, value: int) -> VoteChange:
         revision += 1
         cursor.execute(_vote_sql(connection, "tally_update"),
                        [up, down, up - down, wilson_lower_bound(up, down), revision, now, stored_id])
-    if settings.REDIS_URL:  # the counts every page's /me fragment reads, once committed
-        transaction.on_commit(lambda: vote_counts.counts_set(song_id=song_id, up=up, down=down, revision=revision))
-    return VoteChange(before, value, counts=(up, down))
+    return before, up, down, revision
 
 
 @transaction.atomic

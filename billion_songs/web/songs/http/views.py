@@ -25,6 +25,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -134,16 +135,34 @@ def _me_response(request: HttpRequest, song_id: int, *, error: str = "", status:
 
 
 def _is_fragment(request: HttpRequest) -> bool:
-    """A request from the page's script, which wants the refreshed /me fragment back."""
-    return request.headers.get("X-Fragment") == "me"
+    """A request from the page's script, which wants the refreshed /me fragment back
+    (X-Fragment: me), or, after a vote on the song, its vote part (X-Fragment: votes)."""
+    return request.headers.get("X-Fragment") in ("me", "votes")
+
+
+def _votes_response(request: HttpRequest, song_id: int, cast: services.VoteChange) -> HttpResponse:
+    """The song's vote part after the visitor's vote, with the counts it committed."""
+    up, down = cast.counts
+    # Without the context processors (the messages, the request): the part shows none of
+    # what they give, and they cost more than the part itself.
+    context = {"song_id": song_id, "user": request.user, "csrf_token": get_token(request),
+               "votes": {"up": up, "down": down, "score": up - down, "mine": cast.after or None}}
+    response = HttpResponse(render_to_string("songs/votes.html", context))
+    response["X-Fragment"] = "votes"  # which part this is: the script replaces that one
+    return _private(response)
 
 
 def _after_action(request: HttpRequest, song_id: int, *, error: str = "", status: int = 200,
                   cast: services.VoteChange | None = None) -> HttpResponse:
-    """The refreshed fragment for the page's script; without JavaScript, back to the song
-    (303: see other), with any error as a message that the fragment shows there."""
+    """The refreshed fragment for the page's script (only the vote part after a vote
+    cast, when that is what it asked for); without JavaScript, back to the song (303: see
+    other), with any error as a message that the fragment shows there."""
     if _is_fragment(request):
-        return _me_response(request, song_id, error=error, status=status, cast=cast)
+        if cast is not None and request.headers.get("X-Fragment") == "votes":
+            return _votes_response(request, song_id, cast)
+        response = _me_response(request, song_id, error=error, status=status, cast=cast)
+        response["X-Fragment"] = "me"
+        return response
     if error:
         messages.error(request, error)
     return _private(HttpResponseRedirect(reverse("songs:detail", args=[song_id]) + "#me", status=303))
@@ -170,6 +189,8 @@ class SongMeView(View):
 
 class SongVoteView(View):
     """POST /song/<id>/vote, value=up|down|none: on the vote threads (offload.py)."""
+
+    short_request = True  # served without a thread per request (config/short_requests.py)
 
     async def post(self, request: HttpRequest, song_id: int) -> HttpResponse:
         return await _song_vote(request, song_id)
@@ -211,6 +232,8 @@ class TitleSuggestionCreateView(View):
 
 class TitleSuggestionVoteView(View):
     """POST /suggestions/<suggestion id>/vote, value=up|down|none: on the vote threads."""
+
+    short_request = True
 
     async def post(self, request: HttpRequest, suggestion_id: int) -> HttpResponse:
         return await _suggestion_vote(request, suggestion_id)

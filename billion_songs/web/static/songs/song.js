@@ -25,8 +25,20 @@
       .catch(function () {});
   }
 
-  // Votes and suggestions: the form is sent in the background and the fragment comes
-  // back refreshed. Without JavaScript the same forms post and redirect to the song.
+  // After a vote the answer is only the vote part (X-Fragment: votes): it replaces the
+  // old one, and any earlier message goes.
+  function showPart(me, html) {
+    var old = me.querySelector("[data-part=votes]");
+    if (!old) return false;
+    var messages = me.querySelectorAll(".message");
+    for (var i = 0; i < messages.length; i++) messages[i].remove();
+    old.outerHTML = html; // our own escaped template
+    return true;
+  }
+
+  // Votes and suggestions: the form is sent in the background and the fragment (for the
+  // song's vote form, its vote part) comes back refreshed. Without JavaScript the same
+  // forms post and redirect to the song.
   function sendForm(event) {
     var form = event.target;
     var me = document.getElementById("me");
@@ -36,14 +48,18 @@
     var button = event.submitter;
     if (button && button.name) data.append(button.name, button.value);
     me.setAttribute("aria-busy", "true");
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Fragment": "me" } })
+    var wanted = form.getAttribute("data-fragment") || "me";
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Fragment": wanted } })
       .then(function (r) {
         var signIn = r.headers.get("X-Sign-In");
         if (r.status === 401 && signIn) { window.location.href = signIn; return; }
         var fragment = (r.headers.get("Content-Type") || "").indexOf("text/html") === 0 &&
           (r.ok || [400, 410, 429].indexOf(r.status) >= 0);
         if (!fragment) { me.removeAttribute("data-loaded"); loadMe(); return; } // e.g. a stale CSRF token
-        return r.text().then(function (html) { showMe(me, html); });
+        var part = r.headers.get("X-Fragment");
+        return r.text().then(function (html) {
+          if (!(part === "votes" && showPart(me, html))) showMe(me, html);
+        });
       })
       .catch(function () { form.submit(); })
       .then(function () { me.removeAttribute("aria-busy"); });

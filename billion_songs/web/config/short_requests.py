@@ -1,0 +1,87 @@
+"""Django's ASGI handler for short requests, without a thread per request.
+
+Django's `ASGIHandler` runs each request in a `ThreadSensitiveContext`: the first
+synchronous step of a request (the request_started signal's receivers, at the latest
+`response.close()`) starts a new OS thread for that request alone, and every request
+waits twice for it (the signals on its way in and out) and once more for a task that
+listens for the client leaving. For a vote, whose view already runs on threads of its own
+(songs/http/offload.py), that overhead cost more CPU than the vote's own work (measured per request with
+bench/bench_votes.py).
+
+`ShortRequestHandler` serves a request with the same pieces of Django, in the same order:
+the body read by `read_body` (Django's size limits), the request made by `create_request`
+(a 400 or 413 for a bad one), the configured middleware and the URL's view through
+`get_response_async` (exceptions turned into responses, CSRF, sessions, authentication
+and the security headers exactly as for every other request), the response sent by
+`send_response`; the request_started and request_finished signals are sent on the event
+loop's thread, whose receivers (closing this thread's database connections, resetting
+the URL configuration) have nothing to wait for there. What it leaves out: the per-request
+thread, and noticing a client that leaves before its answer (a vote it sent is cast
+anyway, as with a form posted just before closing the tab).
+
+Only for requests whose views are async and quick, marked `short_request = True` on the
+view class: a synchronous view would run on Django's one shared thread for synchronous
+code. `with_short_requests` sends those here and everything else to Django's handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import Resolver404, resolve, set_script_prefix
+
+
+class ShortRequestHandler(ASGIHandler):
+    """Django's request cycle for quick async views, all on the event loop's thread."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"only HTTP requests come here, not {scope['type']}")
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, response = self.create_request(scope, body_file)
+            if request is not None:
+                response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:  # the client left while the answer was sent
+                pass
+            finally:
+                response.close()  # request_finished
+        finally:
+            body_file.close()
+
+
+def is_short(scope) -> bool:
+    """A POST to a view marked `short_request = True`."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return getattr(getattr(match.func, "view_class", None), "short_request", False)
+
+
+def with_short_requests(django_application):
+    """The ASGI application: short requests through `ShortRequestHandler`, the rest
+    through `django_application`."""
+    short = ShortRequestHandler()
+
+    async def application(scope, receive, send):
+        if is_short(scope):
+            return await short(scope, receive, send)
+        return await django_application(scope, receive, send)
+
+    return application

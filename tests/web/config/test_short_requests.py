@@ -1,0 +1,145 @@
+"""Votes go through `ShortRequestHandler` (config/short_requests.py): Django's middleware
+and view as for every request, without Django's ASGI handler's thread per request. The
+application under test is the site's own (config/asgi.py), called as uvicorn calls it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils.crypto import get_random_string
+
+from billion_songs.web.config.asgi import application, django_application
+from billion_songs.web.config.short_requests import is_short
+from billion_songs.web.songs.data import selectors
+from billion_songs.web.songs.data.models import SongTally, Vote
+from tests.support.songs import store
+
+
+def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 40000),
+            "server": ("testserver", 80)}
+
+
+async def _call(app, method: str, path: str, *, body: bytes = b"", headers=()) -> tuple[int, list, bytes]:
+    """One request to an ASGI application: (status, headers, body)."""
+    received = False
+
+    async def receive():
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client stays
+
+    started, chunks = {}, []
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            started.update(message)
+        else:
+            chunks.append(message.get("body", b""))
+
+    scope_headers = [*headers, (b"content-length", str(len(body)).encode())] if method == "POST" else list(headers)
+    await app(_scope(method, path, scope_headers), receive, send)
+    return started["status"], started.get("headers", []), b"".join(chunks)
+
+
+def _voter(username: str) -> tuple[list[tuple[bytes, bytes]], str]:
+    """Headers of a signed-in visitor's vote, as the page's script sends it, and the token."""
+    client = Client()
+    client.force_login(User.objects.create_user(username, password="pw"))
+    token = get_random_string(32)
+    cookie = f"{django_settings.SESSION_COOKIE_NAME}={client.cookies['sessionid'].value}; " \
+             f"{django_settings.CSRF_COOKIE_NAME}={token}"
+    return [(b"cookie", cookie.encode()), (b"x-fragment", b"votes"),
+            (b"content-type", b"application/x-www-form-urlencoded")], token
+
+
+def test_the_votes_and_only_they_are_short_requests():
+    assert is_short(_scope("POST", "/song/5/vote", []))
+    assert is_short(_scope("POST", "/suggestions/3/vote", []))
+    assert not is_short(_scope("GET", "/song/5/vote", []))
+    assert not is_short(_scope("POST", "/song/5/suggestions", []))  # a synchronous view
+    assert not is_short(_scope("POST", "/accounts/login", []))
+    assert not is_short(_scope("POST", "/no/such/path", []))
+
+
+@pytest.mark.parametrize("vote_threads", [0, 2])
+def test_votes_start_no_thread_per_request(transactional_db, songs_runtime, settings, monkeypatch, vote_threads):
+    """Django's ASGI handler starts a thread for each request (its ThreadSensitiveContext);
+    twenty votes here start at most the vote threads, once."""
+    settings.SONG_VOTE_THREADS = vote_threads
+    store(7)
+    headers, token = _voter("ann")
+    started = []
+    real_start = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+
+    async def twenty_votes():
+        statuses = []
+        for index in range(20):
+            value = ("up", "down", "none")[index % 3]
+            body = f"value={value}&csrfmiddlewaretoken={token}".encode()
+            statuses.append((await _call(application, "POST", "/song/7/vote", body=body, headers=headers))[0])
+        return statuses
+
+    assert asyncio.run(twenty_votes()) == [200] * 20
+    assert len(started) <= max(vote_threads, 1), started
+    assert SongTally.objects.get(song_id=7).revision == 20 and selectors.tally_mismatches() == []
+
+
+def _comparable(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    # The CSRF cookie's value is masked afresh on every answer, and the length differs.
+    own = {b"date", b"content-length", b"set-cookie"}
+    return {name.lower(): value for name, value in headers if name.lower() not in own}
+
+
+def test_a_vote_answered_by_either_handler_carries_the_same_headers(transactional_db, songs_runtime):
+    store(7)
+    headers, token = _voter("ann")
+    body = f"value=up&csrfmiddlewaretoken={token}".encode()
+    short = asyncio.run(_call(application, "POST", "/song/7/vote", body=body, headers=headers))
+    full = asyncio.run(_call(django_application, "POST", "/song/7/vote", body=body, headers=headers))
+    assert short[0] == full[0] == 200
+    assert _comparable(short[1]) == _comparable(full[1])
+    for name in (b"content-security-policy", b"x-frame-options", b"cache-control", b"x-fragment"):
+        assert name in _comparable(short[1]), name
+    cookies = lambda found: sorted(v.split(b"=")[0] for n, v in found if n.lower() == b"set-cookie")  # noqa: E731
+    assert cookies(short[1]) == cookies(full[1])
+    assert short[2].count(b"<form") == 1 and b"Title suggestions" not in short[2]  # the vote part alone
+
+
+def test_csrf_sign_in_and_bad_requests_are_refused_as_before(transactional_db, songs_runtime):
+    store(7)
+    headers, token = _voter("ann")
+
+    async def refused():
+        no_token = await _call(application, "POST", "/song/7/vote", body=b"value=up", headers=headers)
+        anonymous = await _call(application, "POST", "/song/7/vote", body=f"value=up&csrfmiddlewaretoken={token}".encode(),
+                                headers=[(b"x-fragment", b"votes"), (b"cookie", f"csrftoken={token}".encode()),
+                                         (b"content-type", b"application/x-www-form-urlencoded")])
+        too_big = await _call(application, "POST", "/song/7/vote", headers=headers,
+                              body=b"value=up&pad=" + b"x" * (django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+        not_a_vote = await _call(application, "POST", "/song/7/vote", headers=headers,
+                                 body=f"value=sideways&csrfmiddlewaretoken={token}".encode())
+        return no_token, anonymous, too_big, not_a_vote
+
+    no_token, anonymous, too_big, not_a_vote = asyncio.run(refused())
+    assert no_token[0] == 403
+    assert anonymous[0] == 401 and any(name.lower() == b"x-sign-in" for name, _ in anonymous[1])
+    assert too_big[0] in (400, 413)
+    assert not_a_vote[0] == 400 and b"That is not a vote." in not_a_vote[2]
+    assert dict((n.lower(), v) for n, v in not_a_vote[1])[b"x-fragment"] == b"me"  # the whole fragment
+    assert not Vote.objects.exists()

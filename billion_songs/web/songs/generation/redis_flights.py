@@ -53,7 +53,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from billion_songs.core.interface import Restart, TextDelta
-from billion_songs.web.songs.data import selectors
+from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.data import redis_clients
 from billion_songs.web.songs.generation.admission import AdmissionLimits, Refused
 from billion_songs.web.songs.generation.flights import Abandoned, Broken, FlightEvent, Stored, terminal_event
@@ -255,7 +255,7 @@ class RedisFlight:
                         yield Broken(fields.get("reason", "the song could not be written"))
                         return
                     elif kind == "stored":
-                        song = await sync_to_async(selectors.song_get)(song_id=self.song_id)
+                        song = await reading.read(selectors.song_get, song_id=self.song_id)
                         if song is not None:
                             yield Stored(song)
                             return
@@ -267,7 +267,7 @@ class RedisFlight:
                 wait = source.poll
                 continue
             # Quiet: stored by a writer whose events were lost? Writer gone? Given up?
-            song = await sync_to_async(selectors.song_get)(song_id=self.song_id)
+            song = await reading.read(selectors.song_get, song_id=self.song_id)
             if song is not None:
                 yield Stored(song)
                 return

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from django.utils.cache import patch_cache_control
 from django.views import View
 
-from billion_songs.web.songs.data import selectors
+from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.http import abcjs, page_cache, tune_files
 from billion_songs.web.songs.http.page_cache import never_cache
 
@@ -31,7 +31,7 @@ class TuneFileView(View):
     async def get(self, request: HttpRequest, song_id: int) -> HttpResponse:
         page = tune_files.file_cached(self.kind, song_id)
         if page is None:
-            song = await sync_to_async(selectors.song_get)(song_id=song_id)
+            song = await reading.read(selectors.song_get, song_id=song_id)
             if song is None:
                 raise Http404("no such song")
             page = tune_files.file_render_and_cache(song, self.kind)

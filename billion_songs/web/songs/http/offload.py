@@ -23,24 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+
+from billion_songs.web.songs.data.reading import released
 
 
 @functools.cache
 def _executor(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="songs-votes")
-
-
-def _releasing(function: Callable) -> Callable:
-    @functools.wraps(function)
-    def run(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        finally:
-            # What Django does at the end of a request, for this thread's connection:
-            # CONN_MAX_AGE is 0, so it is closed, or handed back to the pool.
-            close_old_connections()
-    return run
 
 
 def offloaded(function: Callable) -> Callable:
@@ -51,6 +40,6 @@ def offloaded(function: Callable) -> Callable:
         threads = settings.SONG_VOTE_THREADS
         if threads <= 0:
             return await sync_to_async(function, thread_sensitive=True)(*args, **kwargs)
-        return await sync_to_async(_releasing(function), thread_sensitive=False,
+        return await sync_to_async(released(function), thread_sensitive=False,
                                    executor=_executor(threads))(*args, **kwargs)
     return call

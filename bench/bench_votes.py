@@ -46,36 +46,8 @@ from bench.bench_scale import (  # noqa: E402  (after the path)
     songs_stored,
     voters_create,
 )
+from tests.support.asgi import call  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
-
-
-def scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict:
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-            "headers": [(b"host", b"127.0.0.1"), *headers], "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 80)}
-
-
-async def call(app, method: str, path: str, body: bytes = b"", headers=()) -> int:
-    """One request as uvicorn makes it; the status."""
-    received = False
-
-    async def receive():
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # the client stays until the answer
-
-    status = []
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-
-    headers = [*headers, (b"content-length", str(len(body)).encode())] if body else list(headers)
-    await app(scope(method, path, headers), receive, send)
-    return status[0]
 
 
 class Votes:
@@ -97,7 +69,7 @@ async def cpu_per_request(requests: int, make, expected: int) -> float:
     started = time.process_time()
     for _ in range(requests):
         app, method, path, body, headers = make()
-        status = await call(app, method, path, body, headers)
+        status, _, _ = await call(app, method, path, body=body, headers=headers, host="127.0.0.1")
         if status != expected:
             raise SystemExit(f"{method} {path}: {status}, expected {expected}")
     return 1000 * (time.process_time() - started) / requests

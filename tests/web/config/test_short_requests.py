@@ -17,38 +17,8 @@ from billion_songs.web.config.asgi import application, django_application
 from billion_songs.web.config.short_requests import is_short
 from billion_songs.web.songs.data import selectors
 from billion_songs.web.songs.data.models import SongTally, Vote
+from tests.support.asgi import call, scope
 from tests.support.songs import store
-
-
-def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict:
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-            "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 40000),
-            "server": ("testserver", 80)}
-
-
-async def _call(app, method: str, path: str, *, body: bytes = b"", headers=()) -> tuple[int, list, bytes]:
-    """One request to an ASGI application: (status, headers, body)."""
-    received = False
-
-    async def receive():
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # the client stays
-
-    started, chunks = {}, []
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            started.update(message)
-        else:
-            chunks.append(message.get("body", b""))
-
-    scope_headers = [*headers, (b"content-length", str(len(body)).encode())] if method == "POST" else list(headers)
-    await app(_scope(method, path, scope_headers), receive, send)
-    return started["status"], started.get("headers", []), b"".join(chunks)
 
 
 def _voter(username: str) -> tuple[list[tuple[bytes, bytes]], str]:
@@ -63,12 +33,12 @@ def _voter(username: str) -> tuple[list[tuple[bytes, bytes]], str]:
 
 
 def test_the_votes_and_only_they_are_short_requests():
-    assert is_short(_scope("POST", "/song/5/vote", []))
-    assert is_short(_scope("POST", "/suggestions/3/vote", []))
-    assert not is_short(_scope("GET", "/song/5/vote", []))
-    assert not is_short(_scope("POST", "/song/5/suggestions", []))  # a synchronous view
-    assert not is_short(_scope("POST", "/accounts/login", []))
-    assert not is_short(_scope("POST", "/no/such/path", []))
+    assert is_short(scope("POST", "/song/5/vote", []))
+    assert is_short(scope("POST", "/suggestions/3/vote", []))
+    assert not is_short(scope("GET", "/song/5/vote", []))
+    assert not is_short(scope("POST", "/song/5/suggestions", []))  # a synchronous view
+    assert not is_short(scope("POST", "/accounts/login", []))
+    assert not is_short(scope("POST", "/no/such/path", []))
 
 
 @pytest.mark.parametrize("vote_threads", [0, 2])
@@ -92,7 +62,7 @@ def test_votes_start_no_thread_per_request(transactional_db, songs_runtime, sett
         for index in range(20):
             value = ("up", "down", "none")[index % 3]
             body = f"value={value}&csrfmiddlewaretoken={token}".encode()
-            statuses.append((await _call(application, "POST", "/song/7/vote", body=body, headers=headers))[0])
+            statuses.append((await call(application, "POST", "/song/7/vote", body=body, headers=headers))[0])
         return statuses
 
     assert asyncio.run(twenty_votes()) == [200] * 20
@@ -110,8 +80,8 @@ def test_a_vote_answered_by_either_handler_carries_the_same_headers(transactiona
     store(7)
     headers, token = _voter("ann")
     body = f"value=up&csrfmiddlewaretoken={token}".encode()
-    short = asyncio.run(_call(application, "POST", "/song/7/vote", body=body, headers=headers))
-    full = asyncio.run(_call(django_application, "POST", "/song/7/vote", body=body, headers=headers))
+    short = asyncio.run(call(application, "POST", "/song/7/vote", body=body, headers=headers))
+    full = asyncio.run(call(django_application, "POST", "/song/7/vote", body=body, headers=headers))
     assert short[0] == full[0] == 200
     assert _comparable(short[1]) == _comparable(full[1])
     for name in (b"content-security-policy", b"x-frame-options", b"cache-control", b"x-fragment"):
@@ -126,13 +96,13 @@ def test_csrf_sign_in_and_bad_requests_are_refused_as_before(transactional_db, s
     headers, token = _voter("ann")
 
     async def refused():
-        no_token = await _call(application, "POST", "/song/7/vote", body=b"value=up", headers=headers)
-        anonymous = await _call(application, "POST", "/song/7/vote", body=f"value=up&csrfmiddlewaretoken={token}".encode(),
+        no_token = await call(application, "POST", "/song/7/vote", body=b"value=up", headers=headers)
+        anonymous = await call(application, "POST", "/song/7/vote", body=f"value=up&csrfmiddlewaretoken={token}".encode(),
                                 headers=[(b"x-fragment", b"votes"), (b"cookie", f"csrftoken={token}".encode()),
                                          (b"content-type", b"application/x-www-form-urlencoded")])
-        too_big = await _call(application, "POST", "/song/7/vote", headers=headers,
+        too_big = await call(application, "POST", "/song/7/vote", headers=headers,
                               body=b"value=up&pad=" + b"x" * (django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
-        not_a_vote = await _call(application, "POST", "/song/7/vote", headers=headers,
+        not_a_vote = await call(application, "POST", "/song/7/vote", headers=headers,
                                  body=f"value=sideways&csrfmiddlewaretoken={token}".encode())
         return no_token, anonymous, too_big, not_a_vote
 

@@ -124,8 +124,7 @@ def _me_response(request: HttpRequest, song_id: int, *, error: str = "", status:
     }
     if visibility == "ok":
         if cast is not None:
-            up, down = cast.counts
-            votes = {"up": up, "down": down, "score": up - down, "mine": cast.after or None}
+            votes = _votes_cast(cast)
         else:
             votes = vote_counts.song_vote_summary(song_id=song_id, user=user)
         suggestions = selectors.song_suggestions(song_id=song_id, user=user)
@@ -140,13 +139,18 @@ def _is_fragment(request: HttpRequest) -> bool:
     return request.headers.get("X-Fragment") in ("me", "votes")
 
 
+def _votes_cast(cast: services.VoteChange) -> dict:
+    """The template's `votes` after the visitor's vote: the counts it committed."""
+    up, down = cast.counts
+    return {"up": up, "down": down, "score": up - down, "mine": cast.after or None}
+
+
 def _votes_response(request: HttpRequest, song_id: int, cast: services.VoteChange) -> HttpResponse:
     """The song's vote part after the visitor's vote, with the counts it committed."""
-    up, down = cast.counts
     # Without the context processors (the messages, the request): the part shows none of
     # what they give, and they cost more than the part itself.
     context = {"song_id": song_id, "user": request.user, "csrf_token": get_token(request),
-               "votes": {"up": up, "down": down, "score": up - down, "mine": cast.after or None}}
+               "votes": _votes_cast(cast)}
     response = HttpResponse(render_to_string("songs/votes.html", context))
     response["X-Fragment"] = "votes"  # which part this is: the script replaces that one
     return _private(response)

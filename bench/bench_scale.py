@@ -29,7 +29,12 @@ What it does:
      --vote-songs songs (many users on few songs: contention on the tally rows), sent as
      the song page's script sends them (header X-Fragment: votes): 200 and the refreshed
      vote part of the fragment, while a refusal keeps its status (400, 401, 403, 410).
-   Errors: responses other than 2xx/3xx, plus wrk's socket errors (timeouts included).
+   - votes at a rate: the same votes, not from wrk but sent open loop (bench/scale/paced.py)
+     at --vote-rate a second on average, independent arrivals: the latency visitors see
+     when the site has that many votes a second to answer. wrk's closed loop measures the
+     most the site answers, where each request waits behind the others (its latency is
+     about the connections divided by the rate, whatever the site does).
+   Errors: responses other than 2xx/3xx, plus socket errors (timeouts included).
 4. A thread samples the pool size every 0.5 s. "The pool never runs dry": its minimum
    stays above zero. Whether the worker kept up: per phase, the songs it wrote per second
    against the songs served out of the pool per second; and for Make Random's rate, the
@@ -67,7 +72,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import FAKE_GENERATOR, Process, cli, request  # noqa: E402  (after the path)
+from bench.scale.paced import paced  # noqa: E402  (after the path)
+from tests.support.processes import FAKE_GENERATOR, Process, cli, request  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.waiting import free_port, wait_for  # noqa: E402
 
@@ -409,7 +415,7 @@ class Site:
             redis.Redis.from_url(self.args.redis_url).flushdb()
 
 
-PHASES = ("pages", "random", "votes")
+PHASES = ("pages", "random", "votes", "votes-rate")
 
 
 def phase_names(text: str) -> set[str]:
@@ -419,11 +425,17 @@ def phase_names(text: str) -> set[str]:
     return names
 
 
-def run_phase(name: str, site: Site, sampler: PoolSampler, requests: Path, args) -> Phase:
-    print(f"phase: {name} ({args.duration}s, {args.connections} connections)", file=sys.stderr)
+def run_phase(name: str, site: Site, sampler: PoolSampler, requests: Path | list, args, rate: float = 0) -> Phase:
+    """A phase of wrk on the requests in the file `requests`, or with `rate`, the list
+    `requests` sent open loop at that rate."""
+    load = f"{rate:g} a second, open loop" if rate else f"{args.connections} connections"
+    print(f"phase: {name} ({args.duration}s, {load})", file=sys.stderr)
     sampler.phase = name
     pool_start, written_start, started = sampler.sample(name), songs_count(), time.monotonic()
-    result = wrk(site.port, requests, connections=args.connections, duration=args.duration)
+    if rate:
+        result = paced(site.port, requests, rate=rate, duration=args.duration)
+    else:
+        result = wrk(site.port, requests, connections=args.connections, duration=args.duration)
     seconds = time.monotonic() - started
     pool_end, written = sampler.sample(name), songs_count() - written_start
     sampler.phase = f"after {name}"
@@ -559,8 +571,10 @@ def main() -> int:
                              "[default: 25 batches with --fake, 2 with a model]")
     parser.add_argument("--pages", type=int, default=500, help="stored song pages in the song-page phase")
     parser.add_argument("--phases", type=phase_names, default=set(PHASES),
-                        help="the phases to run, of pages,random,votes (e.g. --phases votes to compare vote "
-                             "settings) [default: all three]")
+                        help="the phases to run, of pages,random,votes,votes-rate (e.g. --phases votes to "
+                             "compare vote settings) [default: all four]")
+    parser.add_argument("--vote-rate", type=float, default=200,
+                        help="votes a second, on average, in the open-loop votes phase (votes-rate)")
     parser.add_argument("--voters", type=int, default=200, help="signed-in users voting")
     parser.add_argument("--vote-songs", type=int, default=10, help="songs they vote on")
     parser.add_argument("--fake-song-delay", type=float, default=0.0, help="seconds per batch song (--fake)")
@@ -616,6 +630,9 @@ def main() -> int:
                 tmp / "random.txt", [("GET", "/random", "", {})]), args))
         if "votes" in args.phases:
             phases.append(run_phase("votes (POST, 200)", site, sampler, requests_file(tmp / "votes.txt", votes), args))
+        if "votes-rate" in args.phases:
+            phases.append(run_phase(f"votes at {args.vote_rate:g}/s (open loop)", site, sampler, votes, args,
+                                    rate=args.vote_rate))
         time.sleep(1.0)  # requests still in flight when wrk stopped finish writing
         sampler.stop()
         check = votes_check(vote_song_ids, site.redis)

@@ -8,6 +8,7 @@ without a model; migrations run first so a new data dir works with no other comm
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -100,12 +101,35 @@ def run(*, host: str, port: int, data_dir: Path | None = None, model: str | None
         forwarded_allow_ips=",".join(settings.TRUSTED_PROXIES) or "",
     )
     try:
-        if workers > 1:
-            # Each process imports the application and builds its own (model-free) runtime.
-            uvicorn.run("billion_songs.web.config.asgi:application", workers=workers, **options)
-        else:
-            from billion_songs.web.config.asgi import application
-
-            uvicorn.run(application, **options)
+        # Each process (this one, or each of --workers) builds its application with
+        # web_process_application; with several, each builds its own model-free runtime.
+        uvicorn.run(f"{__name__}:web_process_application", factory=True, workers=workers, **options)
     finally:
         songs.stop()
+
+
+def web_process_application():
+    """The ASGI application of one web process (uvicorn's factory), built and made ready
+    before the process takes its first connection: its runtime (this process's generator
+    was loaded before; scaled out, the shared one) and `ready_for_visitors`."""
+    from billion_songs.web.config.asgi import application
+    from billion_songs.web.songs.runtime import web as runtime
+
+    runtime.start()
+    ready_for_visitors()
+    return application
+
+
+def ready_for_visitors() -> None:
+    """What the first song page would load, loaded now (the melody's tables and the
+    pronouncing dictionary: about a second), then everything start-up made moved out of
+    the garbage collector's reach (`gc.freeze()`). Django, the model code, the dictionary
+    and their imports live as long as the process; left in the oldest generation, every
+    full collection walked them all, and under load (a flood of refused requests makes
+    garbage fast) the event loop stopped for 100-270 ms several times a minute: the slow
+    tail of the stored pages everyone else was reading (bench/bench_flood.py)."""
+    from billion_songs.core import melody
+
+    melody.warm()
+    gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
+    gc.freeze()

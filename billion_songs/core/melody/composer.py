@@ -28,13 +28,13 @@ from __future__ import annotations
 import numpy as np
 
 from billion_songs.core.melody.chords import chords_for
-from billion_songs.core.melody.copycheck import RUN, copies_corpus, shared_runs
+from billion_songs.core.melody.copycheck import RUN, copies_corpus, corpus_set, shared_runs
 from billion_songs.core.melody.melody import Melody, Note
 from billion_songs.core.melody.model import FIRST, LAST, MIDDLE, PENULTIMATE, load_model, semitones_of
 from billion_songs.core.melody.rhythm import METERS, bars_for, place
 from billion_songs.core.melody.stanzas import stanzas_of
 from billion_songs.core.melody.style import style_for
-from billion_songs.core.melody.syllables import line_syllables
+from billion_songs.core.melody.syllables import line_syllables, load_dictionaries
 from billion_songs.core.melody.version import MELODY_VERSION
 from billion_songs.core.rng import derive, uniforms
 from billion_songs.core.song import Song
@@ -194,3 +194,13 @@ def compose(song: Song) -> Melody:
     return Melody(version=MELODY_VERSION, title=song.title, key=style.key, mode=style.mode, tonic=style.tonic,
                   tempo=style.tempo, time_signature=(meter.numerator, meter.denominator), notes=tuple(notes),
                   chords=tuple(chords))
+
+
+def warm() -> None:
+    """Load now what the first `compose` would load: the melody model's tables, the
+    corpus index, the pronouncing dictionary and the hyphenator (about a second and
+    170,000 objects, most of them the dictionary's). A web process calls it before its
+    first visitor (web/server.py), who would otherwise wait that second for a page."""
+    load_model()
+    corpus_set()
+    load_dictionaries()

@@ -40,6 +40,13 @@ def _hyphenator() -> pyphen.Pyphen:
     return pyphen.Pyphen(lang="en_US")
 
 
+def load_dictionaries() -> None:
+    """Load the CMU pronouncing dictionary and the hyphenator, which the first line's
+    syllables would otherwise load."""
+    pronouncing.init_cmu()
+    _hyphenator()
+
+
 def _vowel_cuts(core: str) -> list[int]:
     """Cut points before the consonant that opens each later vowel group ("fi|re")."""
     lower = core.lower()

@@ -23,6 +23,16 @@ anyway, as with a form posted just before closing the tab).
 Only for requests whose views are async and quick, marked `short_request = True` on the
 view class: a synchronous view would run on Django's one shared thread for synchronous
 code. `with_short_requests` sends those here and everything else to Django's handler.
+
+`ListeningRequestHandler` is the same for the async song views that may wait a long time
+(a visitor of a new id waits for, and is streamed, the song being written), marked
+`listening_request = True`: it also listens for the client leaving, as Django's handler
+does, and then cancels the view (the visitor's place and a queued song are given back).
+A flood of never-seen ids comes this way when the ASGI front cannot refuse it alone (the
+scaled shape counts in Redis): through Django's handler each request started a thread,
+and the event loop stood still until the new thread ran, which on a busy machine took
+milliseconds, for every request of the process, the stored pages others read included
+(bench/bench_flood.py --scaled).
 """
 
 from __future__ import annotations
@@ -61,28 +71,100 @@ class ShortRequestHandler(ASGIHandler):
             body_file.close()
 
 
-def is_short(scope) -> bool:
-    """A POST to a view marked `short_request = True`."""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return False
+class ListeningRequestHandler(ShortRequestHandler):
+    """`ShortRequestHandler` that also listens for the client leaving while the view
+    works or its answer streams, and then cancels the view, as Django's
+    `ASGIHandler.handle` does (and, as there, an answer cut short while it was being sent
+    is closed as usual)."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"only HTTP requests come here, not {scope['type']}")
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(response, send)
+            else:
+                response = await self._answer_unless_left(request, receive, send)
+            if response is None:  # the client left before the view had an answer
+                signals.request_finished.send(sender=self.__class__)
+            else:
+                response.close()  # request_finished
+        finally:
+            body_file.close()
+
+    async def _answer_unless_left(self, request, receive, send):
+        """The view's response, sent (or cut short when the client left while it was sent);
+        None when the client left before the view answered."""
+        work = asyncio.ensure_future(self._answer(request, send))
+        left = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait([work, left], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # this request's task is cancelled (the server stops)
+            work.cancel()
+            left.cancel()
+            raise
+        if work.done():
+            left.cancel()
+            return work.result()
+        if not isinstance(left.exception(), RequestAborted):
+            work.cancel()
+            left.result()  # not a disconnect: an ASGI protocol error, raised as Django does
+        work.cancel()
+        try:
+            return await work
+        except asyncio.CancelledError:
+            return None
+
+    async def _answer(self, request, send):
+        response = await self.run_get_response(request)
+        try:
+            await self.send_response(response, send)
+        except asyncio.CancelledError:  # the client left while the answer was sent
+            pass
+        return response
+
+
+def _view_class(scope):
     path, root = scope["path"], scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root):]
     try:
-        match = resolve(path)
+        return getattr(resolve(path).func, "view_class", None)
     except Resolver404:
+        return None
+
+
+def is_short(scope) -> bool:
+    """A POST to a view marked `short_request = True`."""
+    if scope["type"] != "http" or scope["method"] != "POST":
         return False
-    return getattr(getattr(match.func, "view_class", None), "short_request", False)
+    return getattr(_view_class(scope), "short_request", False)
+
+
+def is_listening(scope) -> bool:
+    """A GET or HEAD of a view marked `listening_request = True`."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    return getattr(_view_class(scope), "listening_request", False)
 
 
 def with_short_requests(django_application):
-    """The ASGI application: short requests through `ShortRequestHandler`, the rest
-    through `django_application`."""
-    short = ShortRequestHandler()
+    """The ASGI application: short requests through `ShortRequestHandler`, listening
+    ones through `ListeningRequestHandler`, the rest through `django_application`."""
+    short, listening = ShortRequestHandler(), ListeningRequestHandler()
 
     async def application(scope, receive, send):
         if is_short(scope):
             return await short(scope, receive, send)
+        if is_listening(scope):
+            return await listening(scope, receive, send)
         return await django_application(scope, receive, send)
 
     return application

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.core import signals
+from django.core.cache import cache
 from django.test import Client
 from django.utils.crypto import get_random_string
 
 from billion_songs.web.config.asgi import application, django_application
-from billion_songs.web.config.short_requests import is_short
+from billion_songs.web.config.short_requests import is_listening, is_short
 from billion_songs.web.songs.data import selectors
 from billion_songs.web.songs.data.models import SongTally, Vote
 from tests.support.asgi import call, scope
@@ -113,3 +116,89 @@ def test_csrf_sign_in_and_bad_requests_are_refused_as_before(transactional_db, s
     assert not_a_vote[0] == 400 and b"That is not a vote." in not_a_vote[2]
     assert dict((n.lower(), v) for n, v in not_a_vote[1])[b"x-fragment"] == b"me"  # the whole fragment
     assert not Vote.objects.exists()
+
+
+def test_the_song_views_are_listening_requests():
+    for method, path in (("GET", "/song/5"), ("HEAD", "/song/5"), ("GET", "/api/songs/5"), ("GET", "/song/5.mid")):
+        assert is_listening(scope(method, path, [])), (method, path)
+    assert not is_listening(scope("POST", "/song/5", []))
+    assert not is_listening(scope("GET", "/song/5/me", []))  # a synchronous view: Django's handler
+    assert not is_listening(scope("GET", "/no/such/path", []))
+
+
+def _counting_thread_starts(monkeypatch) -> list[str]:
+    started = []
+    real_start = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    return started
+
+
+def test_song_pages_start_no_thread_per_request(transactional_db, songs_runtime, monkeypatch):
+    """Twenty song pages rendered afresh (not in the page cache) and twenty HEADs of new
+    ids: Django's handler started a thread for each (the event loop waiting for each to
+    run); here the renders share the event loop's few executor threads."""
+    store(7)
+    started = _counting_thread_starts(monkeypatch)
+
+    async def pages():
+        statuses = []
+        for index in range(20):
+            cache.clear()
+            statuses.append((await call(application, "GET", "/song/7"))[0])
+            statuses.append((await call(application, "HEAD", f"/song/{5000 + index}"))[0])
+        return statuses
+
+    assert asyncio.run(pages()) == [200] * 40
+    assert len(started) <= 3, started
+    started.clear()
+    cache.clear()
+    asyncio.run(call(django_application, "GET", "/song/7"))
+    assert started, "Django's own handler starts a thread per request (what this test guards against)"
+
+
+def test_a_visitor_who_leaves_a_song_being_written_is_let_go(transactional_db, songs_runtime, fake):
+    """The visitor of a new id leaves while its song is streamed: the view is cancelled
+    (the visitor's place given back) and the request ends, with request_finished sent
+    once, as through Django's handler."""
+    fake.line_delay = 0.2
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append(kwargs.get("sender"))
+
+    signals.request_finished.connect(on_finished)
+    chunks: list[bytes] = []
+
+    async def visit_and_leave():
+        first_chunk = asyncio.Event()
+
+        async def receive():
+            if not hasattr(receive, "sent"):
+                receive.sent = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await first_chunk.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.body" and message.get("body"):
+                chunks.append(message["body"])
+                first_chunk.set()
+
+        started = time.monotonic()
+        await asyncio.wait_for(application(scope("GET", "/song/4242", [(b"x-forwarded-for", b"127.0.0.9")]),
+                                           receive, send), timeout=10)
+        return time.monotonic() - started
+
+    try:
+        took = asyncio.run(visit_and_leave())
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert chunks and b"<html" in chunks[0].lower()
+    assert took < 2.0, took  # not the whole song: about 20 lines at 0.2 s
+    assert len(finished) == 1
+    assert songs_runtime.flights.clients.waiting("127.0.0.1") == 0

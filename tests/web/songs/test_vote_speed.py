@@ -3,6 +3,7 @@ per vote (the refreshed fragment included), and votes answered in parallel."""
 
 import http.client
 import random
+import re
 import threading
 import time
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import connection
+from django.middleware.csrf import _mask_cipher_secret, _unmask_cipher_token
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils.crypto import get_random_string
@@ -71,6 +73,37 @@ def test_the_vote_part_alone_reads_no_suggestions(client, ann, songs_runtime):
         assert not any("titlesuggestion" in statement.lower() for statement in sql)
     gone = client.post("/song/12345/vote", {"value": "up"}, **VOTE_PART)  # a failed vote: the whole fragment
     assert gone.status_code == 410 and gone["X-Fragment"] == "me"
+
+
+def _form_token(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_the_vote_part_repeats_the_checked_token_rather_than_masking_a_new_one(ann, songs_runtime):
+    """With CSRF checked as in production: the vote part's form carries the masked token
+    the vote sent (no new mask drawn), and the next vote with it passes; a vote that sent
+    its token in the X-CSRFToken header, or unmasked, gets a newly masked one, which
+    passes too. A wrong token is still refused."""
+    store(7)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(ann)
+    secret = get_random_string(32)
+    browser.cookies[django_settings.CSRF_COOKIE_NAME] = secret
+    sent = _mask_cipher_secret(secret)
+    first = browser.post("/song/7/vote", {"value": "up", "csrfmiddlewaretoken": sent}, **VOTE_PART)
+    assert first.status_code == 200 and _form_token(first.content.decode()) == sent
+    again = browser.post("/song/7/vote", {"value": "down", "csrfmiddlewaretoken": _form_token(first.content.decode())},
+                         **VOTE_PART)
+    assert again.status_code == 200 and "▼ 1" in again.content.decode()
+    for token_in in ({"HTTP_X_CSRFTOKEN": sent}, {"data": {"value": "none", "csrfmiddlewaretoken": secret}}):
+        kwargs = {"data": {"value": "none"}, **token_in}
+        answer = browser.post("/song/7/vote", **kwargs, **VOTE_PART)
+        fresh = _form_token(answer.content.decode())
+        assert answer.status_code == 200 and fresh != sent and len(fresh) == 64
+        assert _unmask_cipher_token(fresh) == secret
+    refused = browser.post("/song/7/vote", {"value": "up", "csrfmiddlewaretoken": _mask_cipher_secret(
+        get_random_string(32))}, **VOTE_PART)
+    assert refused.status_code == 403
 
 
 def test_suggestions_on_the_song_add_at_most_two_queries(client, ann, songs_runtime, settings):

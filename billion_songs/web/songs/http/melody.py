@@ -16,6 +16,7 @@ from django.views import View
 
 from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.http import abcjs, page_cache, tune_files
+from billion_songs.web.songs.http.offload import rendered
 from billion_songs.web.songs.http.page_cache import never_cache
 
 ABCJS_MAX_AGE = 365 * 24 * 3600  # its URL names its version: the bytes never change
@@ -27,6 +28,7 @@ class TuneFileView(View):
     (the same plus a Words track, one lyric event per syllable), /song/<id>.abc."""
 
     kind = "mid"
+    listening_request = True  # without a thread per request (config/short_requests.py)
 
     async def get(self, request: HttpRequest, song_id: int) -> HttpResponse:
         page = tune_files.file_cached(self.kind, song_id)
@@ -34,7 +36,7 @@ class TuneFileView(View):
             song = await reading.read(selectors.song_get, song_id=song_id)
             if song is None:
                 raise Http404("no such song")
-            page = tune_files.file_render_and_cache(song, self.kind)
+            page = await rendered(tune_files.file_render_and_cache, song, self.kind)  # not on the loop
             if page is None:
                 raise Http404("this song has no tune")
         response = page_cache.page_response(request, page)

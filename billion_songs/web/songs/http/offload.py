@@ -1,4 +1,5 @@
-"""Per-visitor writes (votes) off Django's one thread for synchronous code.
+"""Work that must not hold up the event loop: per-visitor writes (votes) off Django's one
+thread for synchronous code, and rendering a stored song's page or tune off the loop.
 
 Under ASGI, Django runs every synchronous view, and every `sync_to_async` call with
 `thread_sensitive=True` (the ORM's async API included), on one thread per process: a
@@ -10,6 +11,17 @@ SQLite) as soon as the function returns: no thread ever keeps one, so the number
 connections the votes hold stays at most SONG_VOTE_THREADS per process, which the
 settings keep below the connection pool's size.
 
+The call hands the function to the pool with `loop.run_in_executor`, in a copy of the
+caller's context (what `asyncio.to_thread` does), rather than through asgiref's
+`sync_to_async`: that one compares and copies every context variable back after each call,
+and its bookkeeping cost a vote more CPU than its own statement (bench/bench_votes.py).
+Nothing the function sets in its context is needed back: it returns its response.
+
+`rendered` runs a page's rendering (the template and the song's tune, composed note by
+note: 10 ms for most songs, up to 100 ms) on the event loop's own executor threads: on the
+loop it stopped every other request of the process for that long, cached pages included;
+on a thread the loop goes on between the render's slices of the GIL.
+
 SONG_VOTE_THREADS = 0 keeps Django's thread: the test settings do that, so that a test
 that wraps itself in a transaction sees the votes of the views it calls (another thread's
 connection would not see the test's uncommitted rows).
@@ -17,14 +29,19 @@ connection would not see the test's uncommitted rows).
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from billion_songs.web.songs.data.reading import released
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -40,6 +57,16 @@ def offloaded(function: Callable) -> Callable:
         threads = settings.SONG_VOTE_THREADS
         if threads <= 0:
             return await sync_to_async(function, thread_sensitive=True)(*args, **kwargs)
-        return await sync_to_async(released(function), thread_sensitive=False,
-                                   executor=_executor(threads))(*args, **kwargs)
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            _executor(threads), functools.partial(context.run, released(function), *args, **kwargs))
     return call
+
+
+async def rendered(function: Callable[..., T], /, *args) -> T:
+    """`function(*args)` (a page's or a tune's rendering) on the event loop's executor
+    threads, in a copy of the caller's context; any database connection it opened goes
+    back when it returns."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(context.run, released(function), *args))

@@ -21,6 +21,7 @@ from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.data.events import songs_visibility_changed
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.http import cdn_purge
+from billion_songs.web.songs.http.offload import rendered
 from billion_songs.web.songs.http.pages import RENDERERS, Page
 
 
@@ -48,7 +49,7 @@ async def stored_page(request: HttpRequest, song_id: int, kind: str) -> Page | N
         song = await reading.read(selectors.song_get, song_id=song_id)  # no connection kept while a new song is written
         if song is None:
             return None
-        page = render_and_cache(song, kind, url)
+        page = await rendered(render_and_cache, song, kind, url)  # not on the loop (offload.py)
     return page
 
 

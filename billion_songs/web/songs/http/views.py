@@ -25,7 +25,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_TOKEN_LENGTH, get_token
 from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -36,7 +36,7 @@ from billion_songs.web.songs.data import selectors, services, tags, vote_counts
 from billion_songs.web.songs.generation.admission import Refused
 from billion_songs.web.songs.generation.flights import Broken
 from billion_songs.web.songs.http import admission, charts, page_cache, pages
-from billion_songs.web.songs.http.offload import offloaded
+from billion_songs.web.songs.http.offload import offloaded, rendered
 from billion_songs.web.songs.http.forms import TitleSuggestionForm, VoteForm
 from billion_songs.web.songs.http.page_cache import never_cache
 from billion_songs.web.songs.runtime import web as runtime
@@ -45,6 +45,8 @@ from billion_songs.web.songs.runtime import web as runtime
 class SongView(View):
     """/song/<id>: the stored song, or the song streamed while it is first written, if
     admission control lets this visitor wait for a new song (else a 429/503 page)."""
+
+    listening_request = True  # without a thread per request (config/short_requests.py)
 
     async def get(self, request: HttpRequest, song_id: int) -> HttpResponse:
         page = await page_cache.stored_page(request, song_id, "html")
@@ -64,6 +66,8 @@ class SongView(View):
 class SongApiView(View):
     """/api/songs/<id>: the song as JSON; a never-seen id is written first (single-flight)."""
 
+    listening_request = True  # without a thread per request (config/short_requests.py)
+
     async def get(self, request: HttpRequest, song_id: int) -> HttpResponse:
         page = await page_cache.stored_page(request, song_id, "json")
         if page is None:
@@ -76,7 +80,7 @@ class SongApiView(View):
                 response = HttpResponse('{"error": "the song could not be written now; try again"}',
                                         status=503, content_type="application/json")
                 return never_cache(response)
-            page = page_cache.render_and_cache(result.song, "json", page_cache.site_url(request))
+            page = await rendered(page_cache.render_and_cache, result.song, "json", page_cache.site_url(request))
         return page_cache.page_response(request, page)
 
 
@@ -145,11 +149,24 @@ def _votes_cast(cast: services.VoteChange) -> dict:
     return {"up": up, "down": down, "score": up - down, "mine": cast.after or None}
 
 
+def _form_token(request: HttpRequest) -> str:
+    """The CSRF token for the vote part's form: the masked token the vote itself carried,
+    which CsrfViewMiddleware has just checked against this visitor's cookie, or a newly
+    masked one (`get_token`) when the vote sent none in its form or an unmasked secret.
+    Masking a new token draws 32 random characters: a tenth of a vote's CPU in the web
+    process (bench/bench_votes.py). The part is private, never stored, and answers the
+    visitor who sent that token."""
+    sent = request.POST.get("csrfmiddlewaretoken", "")
+    if len(sent) == CSRF_TOKEN_LENGTH:  # masked (an unmasked secret is half as long)
+        return sent
+    return get_token(request)
+
+
 def _votes_response(request: HttpRequest, song_id: int, cast: services.VoteChange) -> HttpResponse:
     """The song's vote part after the visitor's vote, with the counts it committed."""
     # Without the context processors (the messages, the request): the part shows none of
     # what they give, and they cost more than the part itself.
-    context = {"song_id": song_id, "user": request.user, "csrf_token": get_token(request),
+    context = {"song_id": song_id, "user": request.user, "csrf_token": _form_token(request),
                "votes": _votes_cast(cast)}
     response = HttpResponse(render_to_string("songs/votes.html", context))
     response["X-Fragment"] = "votes"  # which part this is: the script replaces that one

@@ -133,3 +133,5 @@ def ready_for_visitors() -> None:
     melody.warm()
     gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
     gc.freeze()
+    click.echo(f"Web process {os.getpid()} ready: melody loaded, {gc.get_freeze_count():,} start-up objects "
+               "kept out of the garbage collector's way")

@@ -4,6 +4,7 @@ start, the generator loaded before the port opens, then a restart that restores 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +42,10 @@ def test_serve_migrates_loads_the_model_serves_and_restores_its_pool_after_a_res
         text = first.process.output()
         assert "Applying database migrations" in text and "Model ready: fake-1" in text
         assert text.index("Model ready") < text.index("Uvicorn running on")
+        # The process loaded the melody's dictionaries, then froze its start-up heap
+        # (server.ready_for_visitors): the pronouncing dictionary alone is 170,000 objects.
+        frozen = re.search(r"Web process \d+ ready: melody loaded, ([\d,]+) start-up objects", text)
+        assert frozen and int(frozen.group(1).replace(",", "")) > 200_000, text
         with sqlite3.connect(database) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert first.get("/healthz")[2] == b"ok"

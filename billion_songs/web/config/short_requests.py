@@ -55,20 +55,32 @@ class ShortRequestHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        response = None
         try:
             set_script_prefix(get_script_prefix(scope))
             signals.request_started.send(sender=self.__class__, scope=scope)
             request, response = self.create_request(scope, body_file)
-            if request is not None:
-                response = await self.run_get_response(request)
-            try:
-                await self.send_response(response, send)
-            except asyncio.CancelledError:  # the client left while the answer was sent
-                pass
-            finally:
-                response.close()  # request_finished
+            if request is None:
+                await self._sent(response, send)
+            else:
+                response = await self.respond(request, receive, send)
         finally:
+            if response is None:  # no answer: the client left first, or the view raised
+                signals.request_finished.send(sender=self.__class__)
+            else:
+                response.close()  # request_finished
             body_file.close()
+
+    async def respond(self, request, receive, send):
+        """The view's response, sent; None if there is none to close."""
+        return await self._sent(await self.run_get_response(request), send)
+
+    async def _sent(self, response, send):
+        try:
+            await self.send_response(response, send)
+        except asyncio.CancelledError:  # the client left while the answer was sent
+            pass
+        return response
 
 
 class ListeningRequestHandler(ShortRequestHandler):
@@ -77,32 +89,8 @@ class ListeningRequestHandler(ShortRequestHandler):
     `ASGIHandler.handle` does (and, as there, an answer cut short while it was being sent
     is closed as usual)."""
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            raise ValueError(f"only HTTP requests come here, not {scope['type']}")
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
-        try:
-            set_script_prefix(get_script_prefix(scope))
-            signals.request_started.send(sender=self.__class__, scope=scope)
-            request, response = self.create_request(scope, body_file)
-            if request is None:
-                await self.send_response(response, send)
-            else:
-                response = await self._answer_unless_left(request, receive, send)
-            if response is None:  # the client left before the view had an answer
-                signals.request_finished.send(sender=self.__class__)
-            else:
-                response.close()  # request_finished
-        finally:
-            body_file.close()
-
-    async def _answer_unless_left(self, request, receive, send):
-        """The view's response, sent (or cut short when the client left while it was sent);
-        None when the client left before the view answered."""
-        work = asyncio.ensure_future(self._answer(request, send))
+    async def respond(self, request, receive, send):
+        work = asyncio.ensure_future(super().respond(request, receive, send))
         left = asyncio.ensure_future(self.listen_for_disconnect(receive))
         try:
             await asyncio.wait([work, left], return_when=asyncio.FIRST_COMPLETED)
@@ -113,21 +101,13 @@ class ListeningRequestHandler(ShortRequestHandler):
         if work.done():
             left.cancel()
             return work.result()
-        if not isinstance(left.exception(), RequestAborted):
-            work.cancel()
-            left.result()  # not a disconnect: an ASGI protocol error, raised as Django does
         work.cancel()
         try:
-            return await work
+            response = await work  # cancelled while it was sent: the answer, to close
         except asyncio.CancelledError:
-            return None
-
-    async def _answer(self, request, send):
-        response = await self.run_get_response(request)
-        try:
-            await self.send_response(response, send)
-        except asyncio.CancelledError:  # the client left while the answer was sent
-            pass
+            response = None  # cancelled before the view answered
+        if not isinstance(left.exception(), RequestAborted):
+            raise left.exception()  # not a disconnect: an ASGI protocol error, raised as Django does
         return response
 
 

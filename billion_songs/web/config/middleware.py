@@ -310,12 +310,11 @@ class DatabaseUnavailableMiddleware(InlineHooks, MiddlewareMixin):
     retry_after = 10  # seconds
     message = "The song library is unreachable just now. Nothing is lost: try again in a few seconds."
     warn_every = 60.0  # seconds: one warning per minute of outage, not one per request
-
-    def __init__(self, get_response):
-        super().__init__(get_response)
-        self._lock = threading.Lock()
-        self._warned_at = -self.warn_every
-        self._failures = 0  # 503s answered since the last warning
+    # Per process, not per instance: each request handler (Django's, and the short and
+    # listening ones of config/short_requests.py) builds its own middleware chain.
+    _lock = threading.Lock()
+    _warned_at = -warn_every
+    _failures = 0  # 503s answered since the last warning
 
     def process_exception(self, request, exception):
         if not database_unreachable(exception):
@@ -336,10 +335,11 @@ class DatabaseUnavailableMiddleware(InlineHooks, MiddlewareMixin):
 
     def _warn(self, error: BaseException) -> None:
         now = time.monotonic()
-        with self._lock:
-            self._failures += 1
-            if now - self._warned_at < self.warn_every:
+        shared = DatabaseUnavailableMiddleware
+        with shared._lock:
+            shared._failures += 1
+            if now - shared._warned_at < self.warn_every:
                 return
-            self._warned_at, failures, self._failures = now, self._failures, 0
+            shared._warned_at, failures, shared._failures = now, shared._failures, 0
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         log.warning("Database unreachable, answering 503: %s (%d request(s) since the last warning)", reason, failures)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connections
 
 T = TypeVar("T")
@@ -42,5 +43,13 @@ def released(function: Callable[..., T]) -> Callable[..., T]:
 
 
 async def read(function: Callable[..., T], /, *args, **kwargs) -> T:
-    """Run a synchronous read (a selector) from async code; its connection goes back at once."""
-    return await sync_to_async(released(function))(*args, **kwargs)
+    """Run a synchronous read (a selector) from async code; its connection goes back at once.
+
+    On the event loop's executor threads, not Django's one thread for synchronous code:
+    the song views are served without a thread per request (config/short_requests.py), so
+    on that one thread every visitor's read would wait for the one before, and with the
+    database out of reach each waits out the pool's timeout in turn. SONG_VOTE_THREADS = 0
+    (the test settings) keeps Django's thread, for the reason offload.py gives: a test
+    wrapped in a transaction must see its own rows."""
+    on_django_thread = settings.SONG_VOTE_THREADS <= 0
+    return await sync_to_async(released(function), thread_sensitive=on_django_thread)(*args, **kwargs)

@@ -13,9 +13,9 @@ settings keep below the connection pool's size.
 
 The call hands the function to the pool with `loop.run_in_executor`, in a copy of the
 caller's context (what `asyncio.to_thread` does), rather than through asgiref's
-`sync_to_async`: that one compares and copies every context variable back after each call,
-and its bookkeeping cost a vote more CPU than its own statement (bench/bench_votes.py).
-Nothing the function sets in its context is needed back: it returns its response.
+`sync_to_async`: that one compares and copies every context variable back after each call
+(in a profile of votes, about half as much Python as the vote's own statement), and
+nothing the function sets in its context is needed back: it returns its response.
 
 `rendered` runs a page's rendering (the template and the song's tune, composed note by
 note: 10 ms for most songs, up to 100 ms) on the event loop's own executor threads: on the

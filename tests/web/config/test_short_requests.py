@@ -44,13 +44,7 @@ def test_the_votes_and_only_they_are_short_requests():
     assert not is_short(scope("POST", "/no/such/path", []))
 
 
-@pytest.mark.parametrize("vote_threads", [0, 2])
-def test_votes_start_no_thread_per_request(transactional_db, songs_runtime, settings, monkeypatch, vote_threads):
-    """Django's ASGI handler starts a thread for each request (its ThreadSensitiveContext);
-    twenty votes here start at most the vote threads, once."""
-    settings.SONG_VOTE_THREADS = vote_threads
-    store(7)
-    headers, token = _voter("ann")
+def _counting_thread_starts(monkeypatch) -> list[str]:
     started = []
     real_start = threading.Thread.start
 
@@ -59,6 +53,17 @@ def test_votes_start_no_thread_per_request(transactional_db, songs_runtime, sett
         return real_start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", counting_start)
+    return started
+
+
+@pytest.mark.parametrize("vote_threads", [0, 2])
+def test_votes_start_no_thread_per_request(transactional_db, songs_runtime, settings, monkeypatch, vote_threads):
+    """Django's ASGI handler starts a thread for each request (its ThreadSensitiveContext);
+    twenty votes here start at most the vote threads, once."""
+    settings.SONG_VOTE_THREADS = vote_threads
+    store(7)
+    headers, token = _voter("ann")
+    started = _counting_thread_starts(monkeypatch)
 
     async def twenty_votes():
         statuses = []
@@ -124,18 +129,6 @@ def test_the_song_views_are_listening_requests():
     assert not is_listening(scope("POST", "/song/5", []))
     assert not is_listening(scope("GET", "/song/5/me", []))  # a synchronous view: Django's handler
     assert not is_listening(scope("GET", "/no/such/path", []))
-
-
-def _counting_thread_starts(monkeypatch) -> list[str]:
-    started = []
-    real_start = threading.Thread.start
-
-    def counting_start(thread):
-        started.append(thread.name)
-        return real_start(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", counting_start)
-    return started
 
 
 def test_song_pages_start_no_thread_per_request(transactional_db, songs_runtime, monkeypatch):

@@ -13,8 +13,11 @@ returns, unless a transaction is open on it (a test's, which must see its own ro
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
@@ -42,6 +45,15 @@ def released(function: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
+async def on_threads(executor: Executor | None, function: Callable[..., T], /, *args, **kwargs) -> T:
+    """`function(*args, **kwargs)` on `executor`'s threads (None: the event loop's own),
+    in a copy of the caller's context (what `asyncio.to_thread` does, without asgiref's
+    bookkeeping of copying the context back), handing back its connections when done."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        executor, functools.partial(context.run, released(function), *args, **kwargs))
+
+
 async def read(function: Callable[..., T], /, *args, **kwargs) -> T:
     """Run a synchronous read (a selector) from async code; its connection goes back at once.
 
@@ -51,5 +63,6 @@ async def read(function: Callable[..., T], /, *args, **kwargs) -> T:
     database out of reach each waits out the pool's timeout in turn. SONG_VOTE_THREADS = 0
     (the test settings) keeps Django's thread, for the reason offload.py gives: a test
     wrapped in a transaction must see its own rows."""
-    on_django_thread = settings.SONG_VOTE_THREADS <= 0
-    return await sync_to_async(released(function), thread_sensitive=on_django_thread)(*args, **kwargs)
+    if settings.SONG_VOTE_THREADS <= 0:
+        return await sync_to_async(released(function))(*args, **kwargs)
+    return await on_threads(None, function, *args, **kwargs)

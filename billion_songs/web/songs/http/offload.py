@@ -12,7 +12,7 @@ connections the votes hold stays at most SONG_VOTE_THREADS per process, which th
 settings keep below the connection pool's size.
 
 The call hands the function to the pool with `loop.run_in_executor`, in a copy of the
-caller's context (what `asyncio.to_thread` does), rather than through asgiref's
+caller's context (data/reading.on_threads), rather than through asgiref's
 `sync_to_async`: that one compares and copies every context variable back after each call
 (in a profile of votes, about half as much Python as the vote's own statement), and
 nothing the function sets in its context is needed back: it returns its response.
@@ -29,8 +29,6 @@ connection would not see the test's uncommitted rows).
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +37,7 @@ from typing import TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from billion_songs.web.songs.data.reading import released
+from billion_songs.web.songs.data.reading import on_threads
 
 T = TypeVar("T")
 
@@ -57,9 +55,7 @@ def offloaded(function: Callable) -> Callable:
         threads = settings.SONG_VOTE_THREADS
         if threads <= 0:
             return await sync_to_async(function, thread_sensitive=True)(*args, **kwargs)
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
-            _executor(threads), functools.partial(context.run, released(function), *args, **kwargs))
+        return await on_threads(_executor(threads), function, *args, **kwargs)
     return call
 
 
@@ -67,6 +63,4 @@ async def rendered(function: Callable[..., T], /, *args) -> T:
     """`function(*args)` (a page's or a tune's rendering) on the event loop's executor
     threads, in a copy of the caller's context; any database connection it opened goes
     back when it returns."""
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(context.run, released(function), *args))
+    return await on_threads(None, function, *args)

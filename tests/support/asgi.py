@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 
 
-def scope(method: str, path: str, headers=(), *, host: str = "testserver") -> dict:
+def scope(method: str, path: str, headers=(), *, host: str = "testserver", client: str = "127.0.0.1") -> dict:
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-            "headers": [(b"host", host.encode()), *headers], "client": ("127.0.0.1", 40000),
+            "headers": [(b"host", host.encode()), *headers], "client": (client, 40000),
             "server": (host, 80)}
 
 
-async def call(app, method: str, path: str, *, body: bytes = b"", headers=(),
-               host: str = "testserver") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+async def call(app, method: str, path: str, *, body: bytes = b"", headers=(), host: str = "testserver",
+               client: str = "127.0.0.1") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """(status, headers, body) of one request; a POST carries its Content-Length."""
     received = False
 
@@ -34,5 +34,5 @@ async def call(app, method: str, path: str, *, body: bytes = b"", headers=(),
             chunks.append(message.get("body", b""))
 
     headers = [*headers, (b"content-length", str(len(body)).encode())] if method == "POST" else list(headers)
-    await app(scope(method, path, headers, host=host), receive, send)
+    await app(scope(method, path, headers, host=host, client=client), receive, send)
     return started["status"], started.get("headers", []), b"".join(chunks)

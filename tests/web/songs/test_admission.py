@@ -3,10 +3,13 @@ real HTTP (uvicorn, as `billion-songs serve` runs it), from many loopback addres
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs.data import services
@@ -15,6 +18,7 @@ from billion_songs.web.songs.generation.admission import AdmissionLimits, Refuse
 from billion_songs.web.songs.generation.flights import Broken, Stored
 from billion_songs.web.songs.generation.local_flights import LocalFlights
 from billion_songs.web.songs.generation.writer import SongWriter
+from billion_songs.web.songs.http.admission import MESSAGES, refused_body
 from tests.web.visitors import Visitor, visit
 
 WRITERS, QUEUE, PER_CLIENT = 1, 3, 2
@@ -142,3 +146,21 @@ def test_a_writer_thread_that_cannot_start_leaves_no_flight_behind(monkeypatch):
     assert flights.in_flight == 0 and flights.writing == 0 and flights.clients.waiting("a") == 0
     # The id does not hang: the next visit writes it.
     assert isinstance(flights.visit(5, client="a").result(timeout=10), Stored)
+
+
+@pytest.mark.parametrize("kind", ["html", "json"])
+@pytest.mark.parametrize("reason", ["client", "busy"])
+def test_a_refusal_rendered_once_reads_as_rendered_for_its_own_id(kind, reason):
+    for song_id in (0, 7, 1234567, 2**63 + 5, 2**64 - 1):
+        for retry_after in (1, 9):
+            refused = Refused(reason, retry_after)
+            memo = refused_body(refused, song_id=song_id, kind=kind)
+            if kind == "json":
+                assert json.loads(memo) == {
+                    "id": str(song_id), "error": MESSAGES[reason], "retry_after": retry_after,
+                    "try_again": f"/api/songs/{song_id}", "random": reverse("songs:random")}
+                continue
+            direct = render_to_string("songs/busy.html", {
+                "song_id": song_id, "song_path": f"/song/{song_id}", "reason": reason,
+                "retry_after": retry_after, "page_title": f"Song #{song_id} is waiting its turn"})
+            assert memo == direct.encode()

@@ -14,6 +14,7 @@ from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs.data import services
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.http.fast_path import page_target, with_fast_random
+from tests.support.asgi import call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -185,4 +186,44 @@ def test_a_refusal_is_answered_before_django_with_djangos_body_and_headers(count
     # Another client is admitted (through Django), and its song is written.
     status, _, _ = _call(application, "/api/songs/300", client="203.0.113.7")
     assert status == 200 and through_django[-1] == "/api/songs/300"
+    del held
+
+
+def _flood(application, paths: list[str]) -> list[int]:
+    """The statuses of `paths` asked for all at once, on one event loop."""
+    async def all_at_once():
+        answers = await asyncio.gather(*(call(application, "GET", path, host="127.0.0.1") for path in paths))
+        return [status for status, _, _ in answers]
+
+    return asyncio.run(all_at_once())
+
+
+def test_a_cold_front_sends_one_refusal_of_a_kind_through_django_not_the_whole_flood(counted, songs_runtime):
+    application, through_django = counted
+    held = [songs_runtime.flights.visit(song_id, client="127.0.0.1") for song_id in (100, 101, 102, 103)]
+    statuses = _flood(application, [f"/song/{2000 + n}" for n in range(12)])
+    assert statuses == [429] * 12
+    assert len(through_django) == 1, through_django  # the others waited for its headers
+    del held
+
+
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_requests_for_new_ids_are_checked_in_turns(counted, songs_runtime, settings, at_once):
+    settings.SONG_NEW_CHECKED_AT_ONCE = at_once
+    application, _ = counted
+    checking = most = 0
+    foresee = songs_runtime.flights.foresee
+
+    async def slow_foresee(song_id: int, *, client: str):
+        nonlocal checking, most
+        checking += 1
+        most = max(most, checking)
+        await asyncio.sleep(0.01)  # a look in Redis, say
+        checking -= 1
+        return await foresee(song_id, client=client)
+
+    songs_runtime.flights.foresee = slow_foresee
+    held = [songs_runtime.flights.visit(song_id, client="127.0.0.1") for song_id in (100, 101, 102, 103)]
+    statuses = _flood(application, [f"/song/{3000 + n}" for n in range(20)])
+    assert statuses == [429] * 20 and most == at_once
     del held

@@ -238,6 +238,11 @@ SONG_GENERATIONS_AT_ONCE = env_int("BILLION_SONGS_GENERATIONS_AT_ONCE", 2)  # vi
 SONG_NEW_PER_CLIENT = env_int("BILLION_SONGS_NEW_SONGS_PER_CLIENT", 4)  # distinct new ids one address waits on
 SONG_NEW_QUEUE = env_int("BILLION_SONGS_NEW_SONGS_QUEUE", 32)  # new songs queued for a writer, site-wide
 SONG_NEW_RETRY_AFTER = env_int("BILLION_SONGS_NEW_SONGS_RETRY_AFTER", 10)  # seconds, until a song's pace is known
+# Requests for song pages not in the page cache that one web process checks against
+# admission control at once (the ASGI front, songs/http/fast_path.py); the others wait
+# their turn without using the CPU, so that a flood of new ids cannot crowd readers of
+# stored pages off the event loop (bench/bench_flood.py).
+SONG_NEW_CHECKED_AT_ONCE = env_int("BILLION_SONGS_NEW_SONGS_CHECKED_AT_ONCE", 1)
 SONG_FLIGHT_POLL_MAX = env_float("BILLION_SONGS_FLIGHT_POLL_MAX", 16.0)  # seconds between a waiting reader's looks (scaled)
 # Connections and requests one web process serves at once (uvicorn's limit_concurrency):
 # past it, uvicorn answers 503 at once instead of letting a flood of open connections

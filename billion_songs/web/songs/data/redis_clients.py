@@ -34,6 +34,7 @@ _OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_inte
 _FAST_OPTIONS = {**_OPTIONS, "socket_timeout": 0.25, "socket_connect_timeout": 0.25}
 _clients: dict[str, redis.Redis] = {}
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_async_bytes_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -63,6 +64,16 @@ def async_client() -> redis.asyncio.Redis:
     found = _async_clients.get(loop)
     if found is None:
         found = _async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_OPTIONS)
+    return found
+
+
+def async_bytes_client(url: str) -> redis.asyncio.Redis:
+    """An asyncio client of the Redis at `url` for values stored as bytes (the Django
+    cache's pickled entries), one per event loop and URL."""
+    clients = _async_bytes_clients.setdefault(asyncio.get_running_loop(), {})
+    found = clients.get(url)
+    if found is None:
+        found = clients[url] = redis.asyncio.Redis.from_url(url, **{**_OPTIONS, "decode_responses": False})
     return found
 
 

@@ -109,20 +109,3 @@ class SongPace:
             return self.fallback
         return max(1, min(300, math.ceil(self._seconds * max(1, ahead) / max(1, writers))))
 
-
-def foreseen_refusal(flights, song_id: int, client: str) -> Refused | None:
-    """The `Refused` that admitting `client` to a new `song_id` would raise now, found
-    without counting anything, for the ASGI front (http/fast_path.py) to answer before
-    Django; None when it would be admitted, or when these flights cannot tell without
-    I/O (the scaled shape counts in Redis: Django asks them). Local flights only
-    (local_flights.py): the same checks, in the same order, as `LocalFlights.visit`."""
-    clients = getattr(flights, "clients", None)
-    in_flight = getattr(flights, "_flights", None)
-    if not isinstance(clients, ClientWaits) or in_flight is None:
-        return None
-    if clients.refuses(client, song_id):
-        return Refused("client", flights.pace.retry_after(1, 1))
-    limits = flights.limits
-    if song_id not in in_flight and flights.writing >= limits.writers and flights.queued >= limits.queue:
-        return Refused("busy", flights.pace.retry_after(flights.queued + flights.writing, limits.writers))
-    return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from billion_songs.core.interface import Restart, TextDelta
+from billion_songs.web.songs.generation.admission import Refused
 from billion_songs.web.songs.data.models import Song
 
 
@@ -76,6 +77,11 @@ class Flights(Protocol):
         """A visitor's wait on the flight writing `song_id`, within the admission caps
         (raises `admission.Refused` beyond them). The visitor counts as waiting until the
         returned flight's events end or are closed (the visitor left)."""
+
+    async def foresee(self, song_id: int, *, client: str) -> Refused | None:
+        """The `Refused` that `admit` would raise for `client` now, found without counting
+        or enqueueing anything (the ASGI front, http/fast_path.py, answers it before
+        Django); None when it would be admitted, or when it cannot tell."""
 
     def flight(self, song_id: int) -> Flight:
         """The flight writing `song_id`, outside admission control and never dropped (for

@@ -158,6 +158,16 @@ class LocalFlights:
     async def admit(self, song_id: int, *, client: str) -> LocalVisit:
         return self.visit(song_id, client=client)
 
+    async def foresee(self, song_id: int, *, client: str) -> Refused | None:
+        """The checks of `visit`, in its order, counting nothing (no I/O: a look at this
+        process's counts)."""
+        if self.clients.refuses(client, song_id):
+            return Refused("client", self.pace.retry_after(1, 1))
+        limits = self.limits
+        if song_id not in self._flights and self._writing >= limits.writers and len(self._queue) >= limits.queue:
+            return Refused("busy", self.pace.retry_after(len(self._queue) + self._writing, limits.writers))
+        return None
+
     def visit(self, song_id: int, *, client: str) -> LocalVisit:
         """`admit` for synchronous callers."""
         if not self.clients.enter(client, song_id):

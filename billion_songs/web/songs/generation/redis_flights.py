@@ -123,6 +123,25 @@ redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) - tonumber(ARGV[2])) +
 return 1
 """
 
+# What admission would answer now, changing nothing: the checks of _CLIENT_ENTER, then of
+# _ENQUEUE, on the entries that those scripts would not trim away as expired.
+# KEYS: the client's set, request marker, lease, queued set.
+# ARGV: song id, now, per-client bound, queue bound (0: none), oldest queued time that counts.
+# Returns 1 (the client waits on its share: 429), 2 (the queue is full: 503) or 0.
+_FORESEE = """
+local waiting = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not (waiting and tonumber(waiting) > tonumber(ARGV[2]))
+   and redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf') >= tonumber(ARGV[3]) then
+  return 1
+end
+local bound = tonumber(ARGV[4])
+if bound <= 0 or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local queued = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if queued and tonumber(queued) > tonumber(ARGV[5]) then return 0 end
+if redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[5], '+inf') >= bound then return 2 end
+return 0
+"""
+
 # A worker begins an id: it is no longer queued; an admitted request nobody watches any
 # more is dropped. KEYS: queued set, admitted flag, watchers. ARGV: song id, now.
 # Returns 1 when it must be dropped.
@@ -314,6 +333,22 @@ class RedisFlights:
 
     async def admit(self, song_id: int, *, client: str) -> RedisFlight:
         return await sync_to_async(self.visit, thread_sensitive=False)(song_id, client=client)
+
+    async def foresee(self, song_id: int, *, client: str) -> Refused | None:
+        """What `visit` would answer now, in one read-only script on the event loop's
+        Redis client; None as well when Redis cannot say (the view then asks)."""
+        now = time.time()
+        try:
+            outcome = await redis_clients.async_client().eval(
+                _FORESEE, 4, client_key(client), request_key(song_id), lease_key(song_id), QUEUED,
+                song_id, repr(now), self.limits.per_client, self.limits.queue, repr(now - self.queue_ttl))
+        except redis_clients.Error:
+            return None
+        if outcome == 1:
+            return Refused("client", self.limits.retry_after)
+        if outcome == 2:
+            return Refused("busy", self.limits.retry_after)
+        return None
 
     def visit(self, song_id: int, *, client: str) -> RedisFlight:
         """`admit` for synchronous callers: the client's place and the id's request,

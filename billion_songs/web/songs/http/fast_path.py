@@ -26,29 +26,30 @@ proxy), https only on an https site; a page not cached, a removed song (410), HE
 anything unusual goes through Django as before.
 
 Refusals (http/admission.py): a never-seen id that admission control would refuse this
-visitor (the one-machine shape's caps, generation/admission.py `foreseen_refusal`) is
-answered 429/503 here, the same body, Retry-After and headers as Django's, once the
-database says the id is not stored: a flood of new ids from one script is turned away
-without a Django request cycle each. An id that would be admitted, and every refusal in
-the scaled shape (counted in Redis), goes through Django.
+visitor (`Flights.foresee`: on one machine a look at the process's counts, scaled out one
+read-only script on the event loop's Redis client) is answered 429/503 here, the same
+body, Retry-After and headers as Django's, once the database says the id is not stored:
+a flood of new ids from one script or many is turned away without a Django request
+cycle each. An id that would be admitted goes through Django, and so does any visitor
+when Redis or the database cannot say.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from contextlib import suppress
 from functools import cache
 from urllib.parse import parse_qsl
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
 
 from billion_songs.core.song import InvalidSongId, parse_song_id
 from billion_songs.web.accounts.throttle import address_bucket
 from billion_songs.web.config.middleware import forwarded_client, from_trusted_proxy, trusted_networks
-from billion_songs.web.songs.data import selectors, tags
-from billion_songs.web.songs.generation.admission import foreseen_refusal
+from billion_songs.web.songs.data import reading, selectors, tags
 from billion_songs.web.songs.http import admission, page_cache
 from billion_songs.web.songs.runtime import web as runtime
 
@@ -112,6 +113,10 @@ def random_pick(scope) -> int | None:
 
 
 # --- Cached song pages ---------------------------------------------------------------------
+
+# Seconds a refusal waits for Django to answer its process's first refusal of the kind,
+# whose headers it then sends (else it goes to Django too).
+_LESSON_WAIT = 2.0
 
 # Headers of Django's refusal that are this answer's own (or one request's).
 _REFUSAL_OWN = {b"content-length", b"content-type", b"retry-after", b"set-cookie", b"date", b"server", b"vary"}
@@ -213,15 +218,12 @@ def request_headers(scope) -> dict[bytes, str]:
 
 def _stored_or_unknown(song_id: int) -> bool | None:
     """Whether `song_id` is stored; None when the database cannot say (Django answers,
-    with its 503 page when the database is away). Connections are handled as for a
-    Django request: closed before (if too old or broken) and after."""
-    close_old_connections()
+    with its 503 page when the database is away). Run by `reading.read`, which hands the
+    connection back when it returns."""
     try:
-        return selectors.song_get(song_id=song_id) is not None
+        return song_id in selectors.song_ids_stored(song_ids=[song_id])
     except Exception:
         return None
-    finally:
-        close_old_connections()
 
 
 def with_fast_random(django_application):
@@ -270,22 +272,69 @@ def with_fast_random(django_application):
             await send(message)
         return capture
 
+    gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its Semaphore
+
+    def gate() -> asyncio.Semaphore:
+        """The turns of this process's requests for pages not in the page cache
+        (SONG_NEW_CHECKED_AT_ONCE at once). A flood of new ids, each checked in Redis and
+        the database, filled the event loop and the executor threads (the GIL) with its
+        checks, and a stored page waited behind them all (bench/bench_flood.py --scaled:
+        p99 10-18 ms against 1.5 quiet); in turns, only a few are ahead of it. A waiting
+        turn costs no CPU."""
+        loop = asyncio.get_running_loop()
+        found = gates.get(loop)
+        if found is None:
+            found = gates[loop] = asyncio.Semaphore(max(1, settings.SONG_NEW_CHECKED_AT_ONCE))
+        return found
+
+    lessons: dict[tuple[str, int], asyncio.Event] = {}  # refusals Django is answering for the first time
+
+    async def learned_refusal(key: tuple[str, int]) -> list[tuple[bytes, bytes]] | None:
+        """The headers of Django's refusal `key`, waiting a moment for them if Django is
+        answering its first such refusal now: a cold process hit by a flood sends one
+        refusal of each kind through Django, not every one that comes before the first
+        is answered."""
+        lesson = lessons.get(key)
+        if lesson is not None:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(lesson.wait(), _LESSON_WAIT)
+        return refusal_headers.get(key)
+
     async def not_cached(scope, receive, send, kind: str, song_id: int, request: dict[bytes, str]) -> None:
         """A song page not in the page cache: a refusal answered here when admission
-        control would refuse a new song and the id is not stored; else Django."""
-        current = runtime.peek()
-        refused = foreseen_refusal(current.flights, song_id, origin.client(scope, request)) if current else None
+        control would refuse a new song and the id is not stored; else Django (outside
+        the turn: an admitted visitor's page streams while the song is written)."""
+        async with gate():
+            current = runtime.peek()
+            refused = await current.flights.foresee(song_id, client=origin.client(scope, request)) if current else None
+            if refused is not None:
+                status = admission.STATUS[refused.reason]
+                replayed = await learned_refusal((kind, status))
+                stored = await reading.read(_stored_or_unknown, song_id) if replayed is not None else None
+                if stored is False:
+                    body = admission.refused_body(refused, song_id=song_id, kind=kind)
+                    await send({"type": "http.response.start", "status": status, "headers": [
+                        (b"content-type", admission.CONTENT_TYPES[kind].encode()),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", str(refused.retry_after).encode()), *replayed]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
         if refused is None:
             return await django_application(scope, receive, capturing_page(send, kind))
-        status = admission.STATUS[refused.reason]
-        replayed = refusal_headers.get((kind, status))
-        if replayed is None or await sync_to_async(_stored_or_unknown)(song_id) is not False:
+        if replayed is not None or (kind, status) in lessons:
             return await django_application(scope, receive, capturing_refusal(capturing_page(send, kind), kind))
-        body = admission.refused_body(refused, song_id=song_id, kind=kind)
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", admission.CONTENT_TYPES[kind].encode()), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(refused.retry_after).encode()), *replayed]})
-        await send({"type": "http.response.body", "body": body})
+        lesson = lessons[(kind, status)] = asyncio.Event()
+
+        async def teaching(message):  # the headers are captured before this is sent
+            if message["type"] == "http.response.start":
+                lesson.set()
+            await send(message)
+
+        try:
+            await django_application(scope, receive, capturing_refusal(capturing_page(teaching, kind), kind))
+        finally:
+            lesson.set()
+            lessons.pop((kind, status), None)
 
     async def song_page(scope, receive, send, target: tuple[str, int]) -> None:
         kind, song_id = target
@@ -293,7 +342,7 @@ def with_fast_random(django_application):
         found = origin.scheme_and_site(scope, request)
         if found is None or (https_required and found[0] != "https"):
             return await django_application(scope, receive, send)
-        page = page_cache.page_cached(kind=kind, song_id=song_id, site_url=found[1])
+        page = await page_cache.apage_cached(kind=kind, song_id=song_id, site_url=found[1])
         if page is None:
             return await not_cached(scope, receive, send, kind, song_id, request)
         if page.status != 200:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import threading
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
+from django_redis.cache import RedisCache
 
-from billion_songs.web.songs.data import reading, selectors
+from billion_songs.web.songs.data import reading, redis_clients, selectors
 from billion_songs.web.songs.data.events import songs_visibility_changed
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.http import cdn_purge
@@ -44,7 +47,7 @@ async def stored_page(request: HttpRequest, song_id: int, kind: str) -> Page | N
     """The rendered page of a stored song (from the page cache, else rendered and cached),
     or None for an id never generated."""
     url = site_url(request)
-    page = page_cached(kind=kind, song_id=song_id, site_url=url)
+    page = await apage_cached(kind=kind, song_id=song_id, site_url=url)
     if page is None:
         song = await reading.read(selectors.song_get, song_id=song_id)  # no connection kept while a new song is written
         if song is None:
@@ -95,25 +98,64 @@ def _key(kind: str, song_id: int) -> str:
     return f"songs:{kind}:{settings.SONG_PAGE_CACHE_VERSION}:{song_id}"
 
 
+_shared: BaseCache | None = None
+
+
+def _cache() -> BaseCache:
+    """The default cache, one object per process. Django builds its cache objects per
+    thread and, under ASGI, per request context: on the ASGI front (fast_path.py) that
+    was a django-redis cache built for every request (its client, and its serializer and
+    compressor classes imported by name), which cost more than the page's GET. Both
+    backends are safe to share: django-redis's client takes a pooled connection per
+    command, and the local-memory cache locks its entries (and keeps them per name, so
+    every object sees the same ones)."""
+    global _shared
+    if _shared is None:
+        _shared = caches.create_connection(DEFAULT_CACHE_ALIAS)
+    return _shared
+
+
+@receiver(setting_changed, dispatch_uid="songs-page-cache-settings")
+def _cache_settings_changed(setting: str, **kwargs) -> None:
+    global _shared
+    if setting == "CACHES":  # tests
+        _shared = None
+
+
 def page_cached(*, kind: str, song_id: int, site_url: str) -> Page | None:
-    # A synchronous call from async views: the default local-memory cache does no I/O,
-    # and a Redis GET on the same network is far cheaper than a hop to a thread.
-    entry = cache.get(_key(kind, song_id))
+    entry = _cache().get(_key(kind, song_id))
+    return entry.get(site_url) if entry else None
+
+
+async def apage_cached(*, kind: str, song_id: int, site_url: str) -> Page | None:
+    """`page_cached` for the event loop. The local-memory cache does no I/O; a Redis GET is
+    awaited (redis.asyncio) instead of holding the loop: a synchronous one waited for
+    Redis to be scheduled, which on a busy machine held every other request of the
+    process. An error is a miss, as for the synchronous cache (IGNORE_EXCEPTIONS)."""
+    backend = _cache()
+    if not isinstance(backend, RedisCache):
+        return page_cached(kind=kind, song_id=song_id, site_url=site_url)
+    try:
+        redis = redis_clients.async_bytes_client(settings.CACHES[DEFAULT_CACHE_ALIAS]["LOCATION"])
+        raw = await redis.get(backend.client.make_key(_key(kind, song_id)))
+    except redis_clients.Error:
+        return None
+    entry = backend.client.decode(raw) if raw is not None else None
     return entry.get(site_url) if entry else None
 
 
 def page_cache(*, kind: str, song_id: int, site_url: str, page: Page) -> None:
     key = _key(kind, song_id)
-    entry = cache.get(key) or {}
+    entry = _cache().get(key) or {}
     if site_url not in entry and len(entry) >= _HOSTS_PER_ENTRY:
         entry = {}
     entry[site_url] = page
-    cache.set(key, entry, timeout=None)  # a stored song never changes; hiding it purges
+    _cache().set(key, entry, timeout=None)  # a stored song never changes; hiding it purges
 
 
 def page_purge(*, song_id: int) -> None:
     """Drop a song's rendered pages (it was hidden or shown again)."""
-    cache.delete_many([_key(kind, song_id) for kind in RENDERERS])
+    _cache().delete_many([_key(kind, song_id) for kind in RENDERERS])
 
 
 @receiver(songs_visibility_changed, dispatch_uid="songs-page-cache-visibility")

@@ -24,6 +24,7 @@ def _use_redis(settings, url: str) -> None:
     settings.REDIS_URL = url
     redis_clients._clients.clear()
     redis_clients._async_clients.clear()
+    redis_clients._async_bytes_clients.clear()
     redis_clients.breaker = redis_clients.Breaker()
 
 

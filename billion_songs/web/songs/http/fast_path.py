@@ -31,7 +31,9 @@ read-only script on the event loop's Redis client) is answered 429/503 here, the
 body, Retry-After and headers as Django's, once the database says the id is not stored:
 a flood of new ids from one script or many is turned away without a Django request
 cycle each. An id that would be admitted goes through Django, and so does any visitor
-when Redis or the database cannot say.
+when Redis or the database cannot say. Requests for pages not in the page cache take
+turns for those checks (SONG_NEW_CHECKED_AT_ONCE per process, `gate` below): a stored
+page's reader finds few of them ahead of it on the event loop.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import pytest
 from django.core.asgi import get_asgi_application
@@ -13,6 +14,7 @@ from django.core.asgi import get_asgi_application
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs.data import services
 from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.http import fast_path
 from billion_songs.web.songs.http.fast_path import page_target, with_fast_random
 from tests.support.asgi import call
 
@@ -226,4 +228,40 @@ def test_requests_for_new_ids_are_checked_in_turns(counted, songs_runtime, setti
     held = [songs_runtime.flights.visit(song_id, client="127.0.0.1") for song_id in (100, 101, 102, 103)]
     statuses = _flood(application, [f"/song/{3000 + n}" for n in range(20)])
     assert statuses == [429] * 20 and most == at_once
+    del held
+
+
+def test_a_slow_first_refusal_holds_up_one_turn_not_the_flood(settings, songs_runtime, monkeypatch):
+    """Django's first refusal of a kind may be slow (it admitted the visitor after all,
+    and /api answers once the song is written): one refusal waits `_LESSON_WAIT` for its
+    headers, then goes to Django and teaches the others; nobody else waits in turn."""
+    monkeypatch.setattr(fast_path, "_LESSON_WAIT", 0.3)
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    django_application = get_asgi_application()
+    through_django: list[str] = []
+
+    async def slow_first(scope, receive, send):
+        through_django.append(scope["path"])
+        if len(through_django) == 1:
+            await asyncio.sleep(2.0)
+        await django_application(scope, receive, send)
+
+    application = with_fast_random(slow_first)
+    held = [songs_runtime.flights.visit(song_id, client="127.0.0.1") for song_id in (100, 101, 102, 103)]
+    answered: dict[str, float] = {}
+
+    async def ask(path: str) -> int:
+        status, _, _ = await call(application, "GET", path, host="127.0.0.1")
+        answered[path] = time.monotonic() - started
+        return status
+
+    async def all_at_once():
+        return await asyncio.gather(*(ask(f"/song/{4000 + n}") for n in range(6)))
+
+    started = time.monotonic()
+    assert asyncio.run(all_at_once()) == [429] * 6
+    assert through_django == ["/song/4000", "/song/4001"]
+    # Each waiting in turn for the slow one would answer the last at >= 5 x 0.3 s.
+    later = [answered[f"/song/{4000 + n}"] for n in range(1, 6)]
+    assert max(later) < 1.0 and answered["/song/4000"] >= 2.0, answered
     del held

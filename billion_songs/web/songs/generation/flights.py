@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from billion_songs.core.interface import Restart, TextDelta
-from billion_songs.web.songs.generation.admission import Refused
 from billion_songs.web.songs.data.models import Song
+from billion_songs.web.songs.generation.admission import Refused
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from contextlib import suppress
 from functools import cache
 from urllib.parse import parse_qsl
 
@@ -117,8 +116,8 @@ def random_pick(scope) -> int | None:
 # --- Cached song pages ---------------------------------------------------------------------
 
 # Seconds a refusal waits for Django to answer its process's first refusal of the kind,
-# whose headers it then sends (else it goes to Django too).
-_LESSON_WAIT = 2.0
+# whose headers it then sends (else it goes to Django too, and so do the next ones).
+_LESSON_WAIT = 1.0
 
 # Headers of Django's refusal that are this answer's own (or one request's).
 _REFUSAL_OWN = {b"content-length", b"content-type", b"retry-after", b"set-cookie", b"date", b"server", b"vary"}
@@ -298,8 +297,11 @@ def with_fast_random(django_application):
         is answered."""
         lesson = lessons.get(key)
         if lesson is not None:
-            with suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(lesson.wait(), _LESSON_WAIT)
+            except TimeoutError:  # Django is slow to answer that one (it admitted the visitor after all):
+                if lessons.get(key) is lesson:  # the next ones do not wait for it
+                    del lessons[key]
         return refusal_headers.get(key)
 
     async def not_cached(scope, receive, send, kind: str, song_id: int, request: dict[bytes, str]) -> None:
@@ -336,7 +338,8 @@ def with_fast_random(django_application):
             await django_application(scope, receive, capturing_refusal(capturing_page(teaching, kind), kind))
         finally:
             lesson.set()
-            lessons.pop((kind, status), None)
+            if lessons.get((kind, status)) is lesson:
+                del lessons[(kind, status)]
 
     async def song_page(scope, receive, send, target: tuple[str, int]) -> None:
         kind, song_id = target

@@ -36,3 +36,20 @@ async def call(app, method: str, path: str, *, body: bytes = b"", headers=(), ho
     headers = [*headers, (b"content-length", str(len(body)).encode())] if method == "POST" else list(headers)
     await app(scope(method, path, headers, host=host, client=client), receive, send)
     return started["status"], started.get("headers", []), b"".join(chunks)
+
+
+def front_counting_django():
+    """The site's ASGI front (songs/http/fast_path.py) over Django's application, and the
+    paths of the requests that reached Django, in order."""
+    from django.core.asgi import get_asgi_application
+
+    from billion_songs.web.songs.http.fast_path import with_fast_random
+
+    django_application = get_asgi_application()
+    through_django: list[str] = []
+
+    async def count(scope, receive, send):
+        through_django.append(scope["path"])
+        await django_application(scope, receive, send)
+
+    return with_fast_random(count), through_django

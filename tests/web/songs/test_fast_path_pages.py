@@ -16,7 +16,7 @@ from billion_songs.web.songs.data import services
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.http import fast_path
 from billion_songs.web.songs.http.fast_path import page_target, with_fast_random
-from tests.support.asgi import call
+from tests.support.asgi import call, front_counting_django
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,14 +52,7 @@ def counted(settings, songs_runtime):
     settings.ALLOWED_HOSTS = ["127.0.0.1", "songs.example"]
     for song in FakeLyricsGenerator().generate([1, 2, 3]):
         services.song_store(song=song)
-    django_application = get_asgi_application()
-    through_django: list[str] = []
-
-    async def count(scope, receive, send):
-        through_django.append(scope["path"])
-        await django_application(scope, receive, send)
-
-    return with_fast_random(count), through_django
+    return front_counting_django()
 
 
 def _same(fast: dict, slow: dict) -> None:

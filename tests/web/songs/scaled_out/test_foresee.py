@@ -8,16 +8,14 @@ import asyncio
 import time
 
 import pytest
-from django.core.asgi import get_asgi_application
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs.data import services
 from billion_songs.web.songs.generation.admission import AdmissionLimits, Refused
 from billion_songs.web.songs.generation.lease import Lease
 from billion_songs.web.songs.generation.redis_flights import RedisFlights, client_key, lease_key
-from billion_songs.web.songs.http.fast_path import with_fast_random
 from billion_songs.web.songs.runtime import web as runtime
-from tests.support.asgi import call
+from tests.support.asgi import call, front_counting_django
 
 
 def _foresee(flights: RedisFlights, song_id: int, client: str) -> str | None:
@@ -81,14 +79,7 @@ def scaled_front(settings, redis_url, transactional_db):
     for song in FakeLyricsGenerator().generate([1]):
         services.song_store(song=song)
     previous = runtime.install(runtime.Runtime.build_shared())
-    django_application = get_asgi_application()
-    through_django: list[str] = []
-
-    async def count(scope, receive, send):
-        through_django.append(scope["path"])
-        await django_application(scope, receive, send)
-
-    yield with_fast_random(count), through_django
+    yield front_counting_django()
     runtime.install(previous)
 
 

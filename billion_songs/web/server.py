@@ -121,16 +121,32 @@ def web_process_application():
 
 
 def ready_for_visitors() -> None:
-    """What the first song page would load, loaded now (the melody's tables and the
-    pronouncing dictionary: about a second), then everything start-up made moved out of
-    the garbage collector's reach (`gc.freeze()`). Django, the model code, the dictionary
-    and their imports live as long as the process; left in the oldest generation, every
-    full collection walked them all, and under load (a flood of refused requests makes
-    garbage fast) the event loop stopped for 100-270 ms several times a minute: the slow
-    tail of the stored pages everyone else was reading (bench/bench_flood.py)."""
+    """What the first requests would load, loaded now: the melody's tables and the
+    pronouncing dictionary (about a second), scaled out Celery (the flights' `warm`), the
+    site's templates (compiled into Django's cached loader) and the database driver.
+    Loaded by a request, each held the event loop, and every request of the process with
+    it (a fresh process's first flood of new ids read templates from disk on the loop and
+    imported Celery: bench/bench_flood.py --scaled).
+
+    Then everything start-up made is moved out of the garbage collector's reach
+    (`gc.freeze()`). Django, the model code, the dictionary and their imports live as
+    long as the process; left in the oldest generation, every full collection walked them
+    all, and under load (a flood of refused requests makes garbage fast) the event loop
+    stopped for 100-270 ms several times a minute: the slow tail of the stored pages
+    everyone else was reading (bench/bench_flood.py)."""
+    from django.conf import settings
+    from django.db.utils import load_backend
+    from django.template.loader import get_template
+
     from billion_songs.core import melody
+    from billion_songs.web.songs.runtime import web as runtime
 
     melody.warm()
+    runtime.get().flights.warm()
+    for directory in settings.TEMPLATES[0]["DIRS"]:  # the site's own; the admin's load when used
+        for template in sorted(Path(directory).rglob("*.html")):
+            get_template(template.relative_to(directory).as_posix())
+    load_backend(settings.DATABASES["default"]["ENGINE"])
     gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
     gc.freeze()
     click.echo(f"Web process {os.getpid()} ready: melody loaded, {gc.get_freeze_count():,} start-up objects "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
+import redis
 
 from billion_songs.web.config.env import (
     env_bool,
@@ -121,7 +122,10 @@ CACHES = {
         {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2,
+                        # Given, not looked up in site-packages per new connection
+                        # (songs/data/redis_clients.py says why).
+                        "CONNECTION_POOL_KWARGS": {"driver_info": redis.DriverInfo(lib_version=redis.__version__)}},
         }
         if REDIS_URL
         else {

@@ -27,8 +27,13 @@ KEY_PREFIX = "bs:"  # every key this project writes, besides Django's cache and 
 
 Error = redis.RedisError  # what a caller catches: connection errors, timeouts, replies
 
+# driver_info: without it redis-py looks its own version up in the installed packages'
+# metadata for every new connection (a scan of site-packages, about 0.7 ms; on the event
+# loop, where a burst of requests opens dozens of connections at once, it held every
+# other request of the process: bench/bench_flood.py --scaled).
+DRIVER_INFO = redis.DriverInfo(lib_version=redis.__version__)
 _OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 15,
-            "decode_responses": True}
+            "decode_responses": True, "driver_info": DRIVER_INFO}
 # Make Random draws its picks on the event loop (config/asgi.py's fast path): a Redis that
 # hangs instead of refusing must cost it a quarter of a second, not five.
 _FAST_OPTIONS = {**_OPTIONS, "socket_timeout": 0.25, "socket_connect_timeout": 0.25}
@@ -67,13 +72,27 @@ def async_client() -> redis.asyncio.Redis:
     return found
 
 
+# Connections of an event loop's page-cache client (`async_bytes_client`). Each request for
+# a song page reads the page cache first; with a connection per concurrent read, a flood's
+# first 100 requests opened about 50 connections per process at once (a connect and a
+# handshake each, on the event loop), and the stored pages read meanwhile waited behind
+# them. A page-cache read is one GET: a few connections, each read waiting for a free one
+# (an asyncio wait, no CPU), answer such a burst sooner.
+PAGE_CACHE_CONNECTIONS = 8
+
+
 def async_bytes_client(url: str) -> redis.asyncio.Redis:
     """An asyncio client of the Redis at `url` for values stored as bytes (the Django
-    cache's pickled entries), one per event loop and URL."""
+    cache's pickled entries), one per event loop and URL, with at most
+    PAGE_CACHE_CONNECTIONS connections (a command waits up to socket_timeout for one;
+    then it fails like a command Redis does not answer)."""
     clients = _async_bytes_clients.setdefault(asyncio.get_running_loop(), {})
     found = clients.get(url)
     if found is None:
-        found = clients[url] = redis.asyncio.Redis.from_url(url, **{**_OPTIONS, "decode_responses": False})
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=PAGE_CACHE_CONNECTIONS, timeout=_OPTIONS["socket_timeout"],
+            **{**_OPTIONS, "decode_responses": False})
+        found = clients[url] = redis.asyncio.Redis(connection_pool=pool)
     return found
 
 

@@ -86,3 +86,7 @@ class Flights(Protocol):
     def flight(self, song_id: int) -> Flight:
         """The flight writing `song_id`, outside admission control and never dropped (for
         callers inside the site and tests)."""
+
+    def warm(self) -> None:
+        """Load now what the first new song would load (a web process calls it before its
+        first visitor: web/server.py)."""

@@ -158,6 +158,9 @@ class LocalFlights:
     async def admit(self, song_id: int, *, client: str) -> LocalVisit:
         return self.visit(song_id, client=client)
 
+    def warm(self) -> None:
+        """Nothing to load: the writer and its model are this process's, loaded at start."""
+
     async def foresee(self, song_id: int, *, client: str) -> Refused | None:
         """The checks of `visit`, in its order, counting nothing (no I/O: a look at this
         process's counts)."""

@@ -334,6 +334,17 @@ class RedisFlights:
     async def admit(self, song_id: int, *, client: str) -> RedisFlight:
         return await sync_to_async(self.visit, thread_sensitive=False)(song_id, client=client)
 
+    def warm(self) -> None:
+        """Celery, its result backend and its producer pool, loaded now: the first task
+        sent loaded them (about 0.1 s of CPU, a lookup among the installed packages' entry
+        points included) on a thread that held the GIL meanwhile, and with it the event
+        loop and every request of the process (bench/bench_flood.py --scaled: the
+        stored pages read as a flood began). The broker is not connected to here: with
+        it away, kombu would retry for seconds before the process could start."""
+        from billion_songs.web.config.celery import app
+
+        app.backend, app.amqp, app.producer_pool  # noqa: B018  (each loads on first use)
+
     async def foresee(self, song_id: int, *, client: str) -> Refused | None:
         """What `visit` would answer now, in one read-only script on the event loop's
         Redis client; None as well when Redis cannot say (the view then asks)."""
@@ -406,7 +417,7 @@ class RedisFlights:
         if outcome <= 0:
             return outcome
         # Lazy: Celery takes a tenth of a second to import, and a web process that holds
-        # the model never sends a task.
+        # the model never sends a task (a scaled-out one loads it at start: `warm`).
         from billion_songs.web.config.celery import app
 
         try:

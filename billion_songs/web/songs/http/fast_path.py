@@ -32,8 +32,9 @@ body, Retry-After and headers as Django's, once the database says the id is not 
 a flood of new ids from one script or many is turned away without a Django request
 cycle each. An id that would be admitted goes through Django, and so does any visitor
 when Redis or the database cannot say. Requests for pages not in the page cache take
-turns for those checks (SONG_NEW_CHECKED_AT_ONCE per process, `gate` below): a stored
-page's reader finds few of them ahead of it on the event loop.
+turns for the admission check (SONG_NEW_CHECKED_AT_ONCE per process, `gate` below), and
+their database looks go together, one query for all the ids waiting (stored_looks.py): a
+stored page's reader finds few of them ahead of it on the event loop.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ from django.urls import reverse
 from billion_songs.core.song import InvalidSongId, parse_song_id
 from billion_songs.web.accounts.throttle import address_bucket
 from billion_songs.web.config.middleware import forwarded_client, from_trusted_proxy, trusted_networks
-from billion_songs.web.songs.data import reading, selectors, tags
-from billion_songs.web.songs.http import admission, page_cache
+from billion_songs.web.songs.data import tags
+from billion_songs.web.songs.http import admission, page_cache, stored_looks
 from billion_songs.web.songs.runtime import web as runtime
 
 # Headers of Django's redirect that belong to one request and are never replayed.
@@ -217,16 +218,6 @@ def request_headers(scope) -> dict[bytes, str]:
     return headers
 
 
-def _stored_or_unknown(song_id: int) -> bool | None:
-    """Whether `song_id` is stored; None when the database cannot say (Django answers,
-    with its 503 page when the database is away). Run by `reading.read`, which hands the
-    connection back when it returns."""
-    try:
-        return song_id in selectors.song_ids_stored(song_ids=[song_id])
-    except Exception:
-        return None
-
-
 def with_fast_random(django_application):
     """The ASGI application: Make Random and cached song pages here when they can be,
     Django otherwise. For Make Random the fast
@@ -277,11 +268,11 @@ def with_fast_random(django_application):
 
     def gate() -> asyncio.Semaphore:
         """The turns of this process's requests for pages not in the page cache
-        (SONG_NEW_CHECKED_AT_ONCE at once). A flood of new ids, each checked in Redis and
-        the database, filled the event loop and the executor threads (the GIL) with its
-        checks, and a stored page waited behind them all (bench/bench_flood.py --scaled:
-        p99 10-18 ms against 1.5 quiet); in turns, only a few are ahead of it. A waiting
-        turn costs no CPU."""
+        (SONG_NEW_CHECKED_AT_ONCE at once) for the admission check. A flood of new ids,
+        all checked at once, filled the event loop and the executor threads (the GIL)
+        with its checks, and a stored page waited behind them all (bench/bench_flood.py
+        --scaled: p99 10-18 ms against 1.5 quiet); in turns, only a few are ahead of it.
+        A waiting turn costs no CPU."""
         loop = asyncio.get_running_loop()
         found = gates.get(loop)
         if found is None:
@@ -314,15 +305,16 @@ def with_fast_random(django_application):
             if refused is not None:
                 status = admission.STATUS[refused.reason]
                 replayed = await learned_refusal((kind, status))
-                stored = await reading.read(_stored_or_unknown, song_id) if replayed is not None else None
-                if stored is False:
-                    body = admission.refused_body(refused, song_id=song_id, kind=kind)
-                    await send({"type": "http.response.start", "status": status, "headers": [
-                        (b"content-type", admission.CONTENT_TYPES[kind].encode()),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"retry-after", str(refused.retry_after).encode()), *replayed]})
-                    await send({"type": "http.response.body", "body": body})
-                    return
+        if refused is not None and replayed is not None:
+            # Outside the turn: the looks of the requests waiting go to the database together.
+            if await stored_looks.looks().stored(song_id) is False:
+                body = admission.refused_body(refused, song_id=song_id, kind=kind)
+                await send({"type": "http.response.start", "status": status, "headers": [
+                    (b"content-type", admission.CONTENT_TYPES[kind].encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(refused.retry_after).encode()), *replayed]})
+                await send({"type": "http.response.body", "body": body})
+                return
         if refused is None:
             return await django_application(scope, receive, capturing_page(send, kind))
         if replayed is not None or (kind, status) in lessons:

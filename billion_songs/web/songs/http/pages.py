@@ -22,7 +22,7 @@ from django.utils.html import escape
 from billion_songs.core.interface import Restart, TextDelta
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.generation.flights import Broken, Flight, Stored
-from billion_songs.web.songs.http import tunes
+from billion_songs.web.songs.http import offload, tunes
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,12 @@ def song_document(*, song: Song, site_url: str) -> dict:
 RENDERERS = {"html": song_page_render, "json": song_json_render}
 
 
+def _finished_render(context: dict, song: Song, site_url: str) -> bytes:
+    """The end of a written song's page: the finished song, its tune included."""
+    finished = {**context, **song_context(song=song, site_url=site_url)}
+    return render_to_string("songs/writing_end.html", finished).encode()
+
+
 async def writing_stream(*, flight: Flight, song_id: int, site_url: str) -> AsyncIterator[bytes]:
     """The page of a song being written: the page shell at once, then the raw text of
     each attempt as the model writes it (escaped), then the finished song in place of
@@ -110,7 +116,9 @@ async def writing_stream(*, flight: Flight, song_id: int, site_url: str) -> Asyn
             # restart needs no inline style (the CSP allows only hashed ones).
             yield f'</div><div class="draft" id="draft-{attempt}" aria-live="polite">'.encode()
         elif isinstance(event, Stored):
-            context.update(song_context(song=event.song, site_url=site_url))
-            yield render_to_string("songs/writing_end.html", context).encode()
+            # Off the event loop (offload.py says why): composing the tune and rendering
+            # the page held every other request of the process meanwhile, about 10 ms a
+            # song (the stored pages read during a flood of new ids: bench/bench_flood.py).
+            yield await offload.rendered(_finished_render, context, event.song, site_url)
         elif isinstance(event, Broken):
             yield render_to_string("songs/writing_broken.html", context).encode()

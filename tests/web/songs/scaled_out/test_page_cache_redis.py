@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis.utils
 
+from billion_songs.web.songs.data import redis_clients
 from billion_songs.web.songs.http import page_cache
 from billion_songs.web.songs.http.pages import Page
 from tests.support.waiting import free_port
@@ -45,3 +47,37 @@ def test_pages_written_synchronously_are_read_from_the_loop(redis_page_cache, pr
 def test_an_unreachable_redis_is_a_miss(settings):
     settings.CACHES = _redis_cache(f"redis://127.0.0.1:{free_port()}/0")
     assert _read(kind="html", song_id=5, site_url="https://songs.example") is None
+
+
+def test_a_burst_of_reads_shares_a_few_connections(redis_page_cache, private_redis):
+    """A flood's first requests each read the page cache at once: they share at most
+    PAGE_CACHE_CONNECTIONS connections instead of opening one each on the event loop."""
+    page = Page(body=b"<p>song 7</p>", content_type="text/html; charset=utf-8", etag='"ghi"')
+    page_cache.page_cache(kind="html", song_id=7, site_url="https://songs.example", page=page)
+    watcher = private_redis.client()
+
+    async def burst():
+        before = len(watcher.client_list())
+        pages = await asyncio.gather(*(page_cache.apage_cached(kind="html", song_id=7, site_url="https://songs.example")
+                                       for _ in range(40)))
+        return pages, len(watcher.client_list()) - before
+
+    pages, opened = asyncio.run(burst())
+    assert pages == [page] * 40
+    assert 1 <= opened <= redis_clients.PAGE_CACHE_CONNECTIONS
+
+
+def test_new_connections_do_not_look_up_the_installed_packages(redis_page_cache, monkeypatch):
+    """redis-py would read its own version from the installed packages' metadata for every
+    connection it opens (a scan of site-packages, on the event loop): it is given."""
+    looked_up = []
+    monkeypatch.setattr(redis.utils.metadata, "version", lambda name: looked_up.append(name) or "0")
+
+    async def on_the_loop():
+        await asyncio.gather(*(page_cache.apage_cached(kind="html", song_id=n, site_url="https://songs.example")
+                               for n in range(20)))
+        await redis_clients.async_client().ping()
+
+    asyncio.run(on_the_loop())
+    redis_clients.client().ping()
+    assert looked_up == []

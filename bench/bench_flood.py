@@ -25,8 +25,8 @@ loopback, while a second client reads stored song pages: what admission control 
    same from --addresses addresses. An admitted visitor stays to the end of its song, or
    leaves at once with probability --leave (their songs must not be written unless a
    writer had already started them).
-4. Reports answers by status, peak threads and RSS of the web process(es) (sampled
-   every 0.1 s),
+4. Reports answers by status, each flood's duration and the web process(es)' CPU time
+   per request, peak threads and RSS of the web process(es) (sampled every 0.1 s),
    new rows stored, stored-page p50/p99 during the flood against quiet, pool songs the
    filler stored during the flood, and how soon it stores again after the flood.
 """
@@ -101,6 +101,17 @@ class Sampler(threading.Thread):
             except psutil.NoSuchProcess:
                 pass
         return threads, rss
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the process and its children have used so far."""
+        total = 0.0
+        for process in [self.process, *self.process.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
@@ -270,11 +281,15 @@ def main() -> None:
         rng = random.Random(11)
         new_ids = [rng.getrandbits(64) for _ in range(2 * args.ids)]
         flood_start, flood_start_db = time.monotonic(), timezone.now()
+        cpu = [sampler.cpu_seconds()]
         one = flood(server.port, new_ids[:args.ids], ["203.0.113.1"], connections=args.connections,
                     leave=args.leave, rng=rng)
+        one_end = time.monotonic()
+        cpu.append(sampler.cpu_seconds())
         many = flood(server.port, new_ids[args.ids:], [f"198.51.100.{n + 1}" for n in range(args.addresses)],
                      connections=args.connections, leave=args.leave, rng=rng)
         flood_end, flood_end_db = time.monotonic(), timezone.now()
+        cpu.append(sampler.cpu_seconds())
         pool_during = pool_rows_since(flood_start_db)
         # How soon the filler stores a batch again once the flood is over.
         resumed = None
@@ -298,6 +313,13 @@ def main() -> None:
                      f"(of {len(stayed)} admitted who stayed, {len(left)} admitted who left)"))
         rows.append(("songs written after their visitors left", f"{len(stored_among(left))} "
                      "(a writer had started them: only queued songs are dropped)"))
+        # The flood client waits for each answer: a cheaper refusal makes the flood end
+        # sooner rather than use less of the machine meanwhile, so its cost shows here.
+        rows.append(("flood A: duration, web CPU per request",
+                     f"{one_end - flood_start:.1f} s, {(cpu[1] - cpu[0]) / args.ids * 1000:.2f} ms"))
+        rows.append(("flood B: duration, web CPU per request",
+                     f"{flood_end - one_end:.1f} s, {(cpu[2] - cpu[1]) / args.ids * 1000:.2f} ms "
+                     "(until its admitted visitors have their songs)"))
         rows.append(("web process(es), peak during the run", f"{sampler.peak_threads} threads, "
                      f"RSS {sampler.peak_rss / 2**20:.0f} MB"))
         rows.append(("stored page, quiet", f"p50 {p(quiet, .5):.1f} ms, p99 {p(quiet, .99):.1f} ms "

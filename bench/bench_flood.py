@@ -91,27 +91,21 @@ class Sampler(threading.Thread):
         self.peak_threads = self.peak_rss = 0
         self.stopping = threading.Event()
 
-    def sample(self) -> tuple[int, int]:
-        processes = [self.process, *self.process.children(recursive=True)]
-        threads = rss = 0
-        for process in processes:
+    def _each(self, read):
+        """`read(process)` for the process and each of its children still running."""
+        for process in [self.process, *self.process.children(recursive=True)]:
             try:
-                threads += process.num_threads()
-                rss += process.memory_info().rss
+                yield read(process)
             except psutil.NoSuchProcess:
                 pass
-        return threads, rss
+
+    def sample(self) -> tuple[int, int]:
+        read = list(self._each(lambda process: (process.num_threads(), process.memory_info().rss)))
+        return sum(threads for threads, _ in read), sum(rss for _, rss in read)
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the process and its children have used so far."""
-        total = 0.0
-        for process in [self.process, *self.process.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return sum(self._each(lambda process: sum(process.cpu_times()[:2])))  # user + system
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):

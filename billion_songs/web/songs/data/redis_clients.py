@@ -11,15 +11,15 @@ paying a connection attempt per request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-import weakref
 
 import redis
 import redis.asyncio
 from django.conf import settings
+
+from billion_songs.web.songs.data.per_loop import PerLoop
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ _OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_inte
 # hangs instead of refusing must cost it a quarter of a second, not five.
 _FAST_OPTIONS = {**_OPTIONS, "socket_timeout": 0.25, "socket_connect_timeout": 0.25}
 _clients: dict[str, redis.Redis] = {}
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_async_bytes_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_async_clients: PerLoop[redis.asyncio.Redis] = PerLoop(
+    lambda: redis.asyncio.Redis.from_url(settings.REDIS_URL, **_OPTIONS))
+_async_bytes_clients: PerLoop[dict[str, redis.asyncio.Redis]] = PerLoop(dict)  # by URL
 _lock = threading.Lock()
 
 
@@ -65,11 +66,7 @@ def fast_client() -> redis.Redis:
 
 
 def async_client() -> redis.asyncio.Redis:
-    loop = asyncio.get_running_loop()
-    found = _async_clients.get(loop)
-    if found is None:
-        found = _async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_OPTIONS)
-    return found
+    return _async_clients.get()
 
 
 # Connections of an event loop's page-cache client (`async_bytes_client`). Each request for
@@ -86,7 +83,7 @@ def async_bytes_client(url: str) -> redis.asyncio.Redis:
     cache's pickled entries), one per event loop and URL, with at most
     PAGE_CACHE_CONNECTIONS connections (a command waits up to socket_timeout for one;
     then it fails like a command Redis does not answer)."""
-    clients = _async_bytes_clients.setdefault(asyncio.get_running_loop(), {})
+    clients = _async_bytes_clients.get()
     found = clients.get(url)
     if found is None:
         pool = redis.asyncio.BlockingConnectionPool.from_url(

@@ -32,7 +32,7 @@ body, Retry-After and headers as Django's, once the database says the id is not 
 a flood of new ids from one script or many is turned away without a Django request
 cycle each. An id that would be admitted goes through Django, and so does any visitor
 when Redis or the database cannot say. Requests for pages not in the page cache take
-turns for the admission check (SONG_NEW_CHECKED_AT_ONCE per process, `gate` below), and
+turns for the admission check (SONG_NEW_CHECKED_AT_ONCE per process, `turns` below), and
 their database looks go together, one query for all the ids waiting (stored_looks.py): a
 stored page's reader finds few of them ahead of it on the event loop.
 """
@@ -40,7 +40,6 @@ stored page's reader finds few of them ahead of it on the event loop.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from functools import cache
 from urllib.parse import parse_qsl
 
@@ -52,6 +51,7 @@ from billion_songs.core.song import InvalidSongId, parse_song_id
 from billion_songs.web.accounts.throttle import address_bucket
 from billion_songs.web.config.middleware import forwarded_client, from_trusted_proxy, trusted_networks
 from billion_songs.web.songs.data import tags
+from billion_songs.web.songs.data.per_loop import PerLoop
 from billion_songs.web.songs.http import admission, page_cache, stored_looks
 from billion_songs.web.songs.runtime import web as runtime
 
@@ -264,20 +264,13 @@ def with_fast_random(django_application):
             await send(message)
         return capture
 
-    gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its Semaphore
-
-    def gate() -> asyncio.Semaphore:
-        """The turns of this process's requests for pages not in the page cache
-        (SONG_NEW_CHECKED_AT_ONCE at once) for the admission check. A flood of new ids,
-        all checked at once, filled the event loop and the executor threads (the GIL)
-        with its checks, and a stored page waited behind them all (bench/bench_flood.py
-        --scaled: p99 10-18 ms against 1.5 quiet); in turns, only a few are ahead of it.
-        A waiting turn costs no CPU."""
-        loop = asyncio.get_running_loop()
-        found = gates.get(loop)
-        if found is None:
-            found = gates[loop] = asyncio.Semaphore(max(1, settings.SONG_NEW_CHECKED_AT_ONCE))
-        return found
+    # The turns of this process's requests for pages not in the page cache
+    # (SONG_NEW_CHECKED_AT_ONCE at once) for the admission check. A flood of new ids, all
+    # checked at once, filled the event loop and the executor threads (the GIL) with its
+    # checks, and a stored page waited behind them all (bench/bench_flood.py --scaled: p99
+    # 10-18 ms against 1.5 quiet); in turns, only a few are ahead of it. A waiting turn
+    # costs no CPU.
+    turns = PerLoop(lambda: asyncio.Semaphore(max(1, settings.SONG_NEW_CHECKED_AT_ONCE)))
 
     lessons: dict[tuple[str, int], asyncio.Event] = {}  # refusals Django is answering for the first time
 
@@ -299,7 +292,7 @@ def with_fast_random(django_application):
         """A song page not in the page cache: a refusal answered here when admission
         control would refuse a new song and the id is not stored; else Django (outside
         the turn: an admitted visitor's page streams while the song is written)."""
-        async with gate():
+        async with turns.get():
             current = runtime.peek()
             refused = await current.flights.foresee(song_id, client=origin.client(scope, request)) if current else None
             if refused is not None:

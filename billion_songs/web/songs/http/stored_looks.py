@@ -12,9 +12,10 @@ however many requests ask.
 from __future__ import annotations
 
 import asyncio
-import weakref
+import itertools
 
 from billion_songs.web.songs.data import reading, selectors
+from billion_songs.web.songs.data.per_loop import PerLoop
 
 # Ids asked in one query at most (a flood's requests in one process are far fewer: they are
 # bounded by uvicorn's limit_concurrency).
@@ -51,7 +52,7 @@ class StoredLooks:
         batch: dict[int, list[asyncio.Future]] = {}
         try:
             while self._waiting:
-                batch = dict(list(self._waiting.items())[:BATCH])
+                batch = dict(itertools.islice(self._waiting.items(), BATCH))
                 for song_id in batch:
                     del self._waiting[song_id]
                 found = await reading.read(_stored_among, list(batch))
@@ -71,13 +72,9 @@ def _answer(futures: list[asyncio.Future], answer: bool | None) -> None:
             future.set_result(answer)
 
 
-_looks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its StoredLooks
+_looks: PerLoop[StoredLooks] = PerLoop(StoredLooks)  # futures belong to one loop
 
 
 def looks() -> StoredLooks:
-    """The running event loop's looks (futures belong to one loop)."""
-    loop = asyncio.get_running_loop()
-    found = _looks.get(loop)
-    if found is None:
-        found = _looks[loop] = StoredLooks()
-    return found
+    """The running event loop's looks."""
+    return _looks.get()

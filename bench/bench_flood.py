@@ -26,7 +26,7 @@ loopback, while a second client reads stored song pages: what admission control 
    leaves at once with probability --leave (their songs must not be written unless a
    writer had already started them).
 4. Reports answers by status, each flood's duration and the web process(es)' CPU time
-   per request, peak threads and RSS of the web process(es) (sampled every 0.1 s),
+   per request, the refusals that Django answered rather than the ASGI front, peak threads and RSS of the web process(es) (sampled every 0.1 s),
    new rows stored, stored-page p50/p99 during the flood against quiet, pool songs the
    filler stored during the flood, and how soon it stores again after the flood.
 """
@@ -198,6 +198,12 @@ def pool_rows_since(moment) -> int:
     return Song.objects.filter(in_pool=True, created__gt=moment).count()
 
 
+def django_refusals(log: Path) -> int:
+    """429 and 503 answers Django logged (django.request's warnings and errors)."""
+    text = log.read_text(errors="replace")
+    return text.count("Too Many Requests: ") + text.count("Service Unavailable: ")
+
+
 def p(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -280,10 +286,12 @@ def main() -> None:
                     leave=args.leave, rng=rng)
         one_end = time.monotonic()
         cpu.append(sampler.cpu_seconds())
+        through_django = [django_refusals(data_dir / "serve.log")]
         many = flood(server.port, new_ids[args.ids:], [f"198.51.100.{n + 1}" for n in range(args.addresses)],
                      connections=args.connections, leave=args.leave, rng=rng)
         flood_end, flood_end_db = time.monotonic(), timezone.now()
         cpu.append(sampler.cpu_seconds())
+        through_django.append(django_refusals(data_dir / "serve.log"))
         pool_during = pool_rows_since(flood_start_db)
         # How soon the filler stores a batch again once the flood is over.
         resumed = None
@@ -314,6 +322,11 @@ def main() -> None:
         rows.append(("flood B: duration, web CPU per request",
                      f"{flood_end - one_end:.1f} s, {(cpu[2] - cpu[1]) / args.ids * 1000:.2f} ms "
                      "(until its admitted visitors have their songs)"))
+        # The front answers refusals itself; Django answers the first of each kind per
+        # process (the front learns its headers) and those the front foresaw admitted
+        # that the visit then refused.
+        rows.append(("refusals answered by Django, flood A / flood B",
+                     f"{through_django[0]} / {through_django[1] - through_django[0]}"))
         rows.append(("web process(es), peak during the run", f"{sampler.peak_threads} threads, "
                      f"RSS {sampler.peak_rss / 2**20:.0f} MB"))
         rows.append(("stored page, quiet", f"p50 {p(quiet, .5):.1f} ms, p99 {p(quiet, .99):.1f} ms "

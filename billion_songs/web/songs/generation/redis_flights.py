@@ -45,6 +45,7 @@ import hashlib
 import logging
 import random
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -124,23 +125,39 @@ return 1
 """
 
 # What admission would answer now, changing nothing: the checks of _CLIENT_ENTER, then of
-# _ENQUEUE, on the entries that those scripts would not trim away as expired.
+# _ENQUEUE, on the entries that those scripts would not trim away as expired, counting too
+# the places and queued ids that this process foresaw admitted and whose visits have not
+# counted them in Redis yet. (Without those, a flood's first requests all found the
+# client's share and the queue empty and went to Django, whose visits then refused all but
+# the first few, at a full request cycle each.)
 # KEYS: the client's set, request marker, lease, queued set.
-# ARGV: song id, now, per-client bound, queue bound (0: none), oldest queued time that counts.
-# Returns 1 (the client waits on its share: 429), 2 (the queue is full: 503) or 0.
+# ARGV: song id, now, per-client bound, queue bound (0: none), oldest queued time that
+# counts, the client's places foreseen and not visited yet, ids foreseen queued and not
+# visited yet, 1 if this id is one of those (else 0).
+# Returns 1 (the client waits on its share: 429), 2 (the queue is full: 503) or 0
+# (admitted), plus 4 when it takes a new place of its client and 8 when it queues its id.
 _FORESEE = """
+local result = 0
 local waiting = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not (waiting and tonumber(waiting) > tonumber(ARGV[2]))
-   and redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf') >= tonumber(ARGV[3]) then
+local new_place = not (waiting and tonumber(waiting) > tonumber(ARGV[2]))
+if new_place and redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf') + tonumber(ARGV[6]) >= tonumber(ARGV[3]) then
   return 1
 end
 local bound = tonumber(ARGV[4])
-if bound <= 0 or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local queued = redis.call('ZSCORE', KEYS[4], ARGV[1])
-if queued and tonumber(queued) > tonumber(ARGV[5]) then return 0 end
-if redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[5], '+inf') >= bound then return 2 end
-return 0
+if bound > 0 and ARGV[8] == '0' and redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
+  local queued = redis.call('ZSCORE', KEYS[4], ARGV[1])
+  if not (queued and tonumber(queued) > tonumber(ARGV[5])) then
+    if redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[5], '+inf') + tonumber(ARGV[7]) >= bound then return 2 end
+    result = 8
+  end
+end
+if new_place then result = result + 4 end
+return result
 """
+
+# Seconds an admission foreseen here counts before its visit: a visitor who never comes to
+# it (the song was stored after all, or they left) stops counting after this.
+_FORESEEN_FOR = 2.0
 
 # A worker begins an id: it is no longer queued; an admitted request nobody watches any
 # more is dropped. KEYS: queued set, admitted flag, watchers. ARGV: song id, now.
@@ -327,6 +344,10 @@ class RedisFlights:
         self.watch_ttl = 2 * self.poll_max + 10  # seconds a reader's places outlive its last refresh
         self.limits = limits or AdmissionLimits.from_settings()
         self.in_flight = 0  # flights are in Redis, not in this process
+        # Admissions this process foresaw whose visits have not counted them yet:
+        # (song id, client) -> (when, takes a new place, queues its id).
+        self._foreseen: dict[tuple[int, str], tuple[float, bool, bool]] = {}
+        self._foreseen_lock = threading.Lock()  # visits run on threads
 
     def flight(self, song_id: int) -> RedisFlight:
         return RedisFlight(song_id, self)
@@ -347,23 +368,43 @@ class RedisFlights:
 
     async def foresee(self, song_id: int, *, client: str) -> Refused | None:
         """What `visit` would answer now, in one read-only script on the event loop's
-        Redis client; None as well when Redis cannot say (the view then asks)."""
+        Redis client; None as well when Redis cannot say (the view then asks). An
+        admission foreseen counts in the next looks until its visit counts it in Redis
+        (`_foreseen`), or for `_FORESEEN_FOR` seconds if the visit never comes."""
         now = time.time()
+        with self._foreseen_lock:
+            for look, (when, _, _) in list(self._foreseen.items()):
+                if now - when > _FORESEEN_FOR:
+                    del self._foreseen[look]
+            others = [(look, entry) for look, entry in self._foreseen.items() if look != (song_id, client)]
+        places = sum(1 for (_, other), (_, place, _) in others if other == client and place)
+        queued = {other_id for (other_id, _), (_, _, slot) in others if slot}
         try:
             outcome = await redis_clients.async_client().eval(
                 _FORESEE, 4, client_key(client), request_key(song_id), lease_key(song_id), QUEUED,
-                song_id, repr(now), self.limits.per_client, self.limits.queue, repr(now - self.queue_ttl))
+                song_id, repr(now), self.limits.per_client, self.limits.queue, repr(now - self.queue_ttl),
+                places, len(queued), int(song_id in queued))
         except redis_clients.Error:
             return None
         if outcome == 1:
             return Refused("client", self.limits.retry_after)
         if outcome == 2:
             return Refused("busy", self.limits.retry_after)
+        if outcome & 12:
+            with self._foreseen_lock:
+                self._foreseen[(song_id, client)] = (now, bool(outcome & 4), bool(outcome & 8))
         return None
 
     def visit(self, song_id: int, *, client: str) -> RedisFlight:
         """`admit` for synchronous callers: the client's place and the id's request,
         counted and sent before the visitor's page starts."""
+        try:
+            return self._visit(song_id, client)
+        finally:  # counted in Redis now, if admitted
+            with self._foreseen_lock:
+                self._foreseen.pop((song_id, client), None)
+
+    def _visit(self, song_id: int, client: str) -> RedisFlight:
         token = secrets.token_hex(8)
         now = time.time()
         expiry = now + self.watch_ttl

@@ -11,11 +11,12 @@ import pytest
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs.data import services
+from billion_songs.web.songs.generation import redis_flights
 from billion_songs.web.songs.generation.admission import AdmissionLimits, Refused
 from billion_songs.web.songs.generation.lease import Lease
 from billion_songs.web.songs.generation.redis_flights import RedisFlights, client_key, lease_key
 from billion_songs.web.songs.runtime import web as runtime
-from tests.support.asgi import call, front_counting_django
+from tests.support.asgi import call, front_counting_django, scope
 
 
 def _foresee(flights: RedisFlights, song_id: int, client: str) -> str | None:
@@ -68,6 +69,40 @@ def test_foresee_cannot_tell_without_redis(unreachable_redis):
     assert _foresee(flights, 1, "10.0.0.1") is None  # the view then asks, and says what it can
 
 
+def test_a_floods_looks_one_after_another_count_the_admissions_foreseen_before(redis_url, private_redis):
+    """The front's looks come one after another, each before the visit of the one before
+    has counted anything in Redis: each counts the admissions foreseen before it, as
+    visits in turn would, instead of all finding an empty share and queue."""
+    redis = private_redis.client()
+    flights = RedisFlights(limits=AdmissionLimits(per_client=2, queue=3))
+    looks = [(10, "10.0.0.1"), (11, "10.0.0.1"), (12, "10.0.0.1"), (10, "10.0.0.2"), (13, "10.0.0.2"),
+             (14, "10.0.0.3")]
+    before = _everything(redis)
+    foreseen = [_foresee(flights, song_id, client) for song_id, client in looks]
+    assert _everything(redis) == before, "foresee changed something"
+    # 10 and 11 take the client's two places and two of the queue's three; 12 is over the
+    # client's share; 10 again (another client) joins the id queued; 13 takes the last
+    # place in the queue; 14 finds it full.
+    assert foreseen == [None, None, "client", None, None, "busy"]
+    assert [_visit(flights, song_id, client) for song_id, client in looks] == foreseen  # visits agree
+    assert flights._foreseen == {}  # counted in Redis now, not here
+
+
+def test_admissions_foreseen_count_until_their_visits_do(redis_url, private_redis, monkeypatch):
+    flights = RedisFlights(limits=AdmissionLimits(per_client=2, queue=10))
+    assert _foresee(flights, 20, "10.0.0.5") is None and _foresee(flights, 21, "10.0.0.5") is None
+    assert _foresee(flights, 22, "10.0.0.5") == "client"  # neither visited yet
+    assert _foresee(flights, 20, "10.0.0.5") is None  # the same id asked again is not counted twice
+    assert _visit(flights, 20, "10.0.0.5") is None and _visit(flights, 21, "10.0.0.5") is None
+    assert _foresee(flights, 22, "10.0.0.5") == "client"  # Redis counts them now
+    # A foreseen admission whose visitor never comes (a stored song, or they left) stops counting.
+    monkeypatch.setattr(redis_flights, "_FORESEEN_FOR", 0.05)
+    assert _foresee(flights, 30, "10.0.0.6") is None and _foresee(flights, 31, "10.0.0.6") is None
+    assert _foresee(flights, 32, "10.0.0.6") == "client"
+    time.sleep(0.1)
+    assert _foresee(flights, 32, "10.0.0.6") is None
+
+
 @pytest.fixture
 def scaled_front(settings, redis_url, transactional_db):
     """The ASGI front of a scaled-out web process (songs shared in Redis), and the paths
@@ -109,3 +144,47 @@ def test_a_scaled_out_refusal_is_answered_before_django(scaled_front):
     # A stored song that is not in the page cache is never refused: Django renders it.
     status, _, _ = _get(application, "/song/1", "127.0.0.1")
     assert status == 200 and through_django[-1] == "/song/1"
+
+
+def test_a_floods_first_requests_send_only_the_clients_share_to_django(scaled_front):
+    """Twelve new ids at once from one client whose share is two, on a front that has
+    learned Django's 429: the front admits two (Django writes their pages) and refuses the
+    others itself. Before, every look found the share empty (the visits of those admitted
+    had not counted yet) and nearly all twelve went to Django, whose visits refused them."""
+    application, through_django = scaled_front
+    flights = runtime.get().flights
+    flights.limits = AdmissionLimits(per_client=2, queue=100)
+    for song_id in (100, 101):
+        flights.visit(song_id, client="203.0.113.9")
+    assert _get(application, "/song/200", "203.0.113.9")[0] == 429  # Django answers; the front learns
+    through_django.clear()
+    statuses: dict[str, int] = {}
+
+    async def ask(path: str) -> None:
+        requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive():
+            if requests:
+                return requests.pop()
+            await asyncio.Event().wait()  # the visitor stays until it leaves below
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses[path] = message["status"]
+
+        await application(scope("GET", path, host="127.0.0.1", client="203.0.113.5"), receive, send)
+
+    async def flood():
+        paths = [f"/song/{5000 + n}" for n in range(12)]
+        asking = [asyncio.create_task(ask(path)) for path in paths]
+        deadline = time.monotonic() + 20
+        while len(statuses) < len(paths) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for task in asking:  # the admitted visitors leave
+            task.cancel()
+        await asyncio.gather(*asking, return_exceptions=True)
+        return [statuses.get(path) for path in paths]
+
+    answered = asyncio.run(flood())
+    assert sorted(answered) == [200] * 2 + [429] * 10, answered
+    assert len(through_django) == 2, through_django

@@ -3,6 +3,7 @@ real HTTP (uvicorn, as `billion-songs serve` runs it), from many loopback addres
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -129,6 +130,43 @@ def test_queued_and_abandoned_flights_do_not_pause_the_pool_filler():
     assert isinstance(visits[0].result(timeout=20), Stored)
     _wait(lambda: flights.in_flight == 0 and flights.writing == 0)
     assert writer.priority.active == 0 and writer.generator.generated_ids == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_looks_one_after_another_count_the_admissions_foreseen_before_their_visits():
+    """The ASGI front looks at a flood's requests one after another (`foresee`), each
+    before the visit of the one before has counted anything: each counts the admissions
+    foreseen before it, as visits in turn would, instead of all finding the client's share
+    and the queue empty (each then went to Django, whose visit refused it)."""
+    writer = SongWriter(generator=FakeLyricsGenerator(line_delay=0.05))
+    flights = LocalFlights(writer=writer, limits=AdmissionLimits(per_client=2, queue=2, writers=1))
+    looks = [(10, "a"), (11, "a"), (12, "a"), (10, "b"), (13, "b"), (14, "c")]
+
+    def foresee(song_id: int, client: str) -> str | None:
+        refused = asyncio.run(flights.foresee(song_id, client=client))
+        return refused and refused.reason
+
+    foreseen = [foresee(song_id, client) for song_id, client in looks]
+    # 10 and 11 take client a's two places, one writer and one place in the queue; 12 is
+    # over a's share; 10 again (client b) joins it; 13 takes the queue's last place; 14
+    # finds none.
+    assert foreseen == [None, None, "client", None, None, "busy"]
+    assert flights.in_flight == 0 and flights.clients.waiting("a") == 0  # nothing counted
+
+    def visit(song_id: int, client: str):
+        try:
+            return flights.visit(song_id, client=client)
+        except Refused as refused:
+            return refused.reason
+
+    visits = [visit(song_id, client) for song_id, client in looks]
+    assert [each if isinstance(each, str) else None for each in visits] == foreseen  # visits agree
+    assert len(flights.foreseen) == 0  # counted by the visits now
+    admitted = [each for each in visits if not isinstance(each, str)]
+    for each in admitted[1:]:
+        each.leave()
+    assert isinstance(admitted[0].result(timeout=20), Stored)
+    _wait(lambda: flights.in_flight == 0 and flights.writing == 0)
 
 
 @pytest.mark.django_db(transaction=True)

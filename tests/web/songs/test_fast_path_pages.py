@@ -258,3 +258,29 @@ def test_a_slow_first_refusal_holds_up_one_turn_not_the_flood(settings, songs_ru
     later = [answered[f"/song/{4000 + n}"] for n in range(1, 6)]
     assert max(later) < 1.0 and answered["/song/4000"] >= 2.0, answered
     del held
+
+
+def test_a_first_refusal_admitted_after_all_hands_the_lesson_to_the_next(settings, songs_runtime):
+    """The request sent to Django to learn a refusal's headers can be admitted after all
+    (its visit found room the look did not). Then the next refusal teaches and the others
+    wait for it; before, every request waiting went to Django until one refusal came back."""
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    django_application = get_asgi_application()
+    through_django: list[str] = []
+
+    async def first_admitted(scope, receive, send):
+        through_django.append(scope["path"])
+        if len(through_django) == 1:  # an admitted visitor's page, streamed while the song is written
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+            await send({"type": "http.response.body", "body": b"<p>writing...", "more_body": True})
+            await asyncio.sleep(0.5)
+            await send({"type": "http.response.body", "body": b"</p>"})
+            return
+        await django_application(scope, receive, send)
+
+    application = with_fast_random(first_admitted)
+    held = [songs_runtime.flights.visit(song_id, client="127.0.0.1") for song_id in (100, 101, 102, 103)]
+    statuses = _flood(application, [f"/song/{6000 + n}" for n in range(8)])
+    assert sorted(statuses) == [200] + [429] * 7, statuses
+    assert through_django == ["/song/6000", "/song/6001"], through_django
+    del held

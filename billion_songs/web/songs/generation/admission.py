@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
@@ -47,6 +48,53 @@ class Refused(Exception):
         super().__init__(f"new song refused ({reason}); retry after {retry_after}s")
         self.reason = reason
         self.retry_after = retry_after
+
+
+# Seconds an admission foreseen counts before its visit: a visitor who never comes to it
+# (the song was stored after all, or they left) stops counting after this.
+FORESEEN_FOR = 2.0
+
+
+class ForeseenAdmissions:
+    """Admissions a process foresaw (`Flights.foresee`: the ASGI front's look before
+    Django) whose visits have not counted them yet. The front looks at a flood's requests
+    one after another, each before the visit of the one before has counted its place: had
+    the looks not counted these, a flood's first requests would all find the client's
+    share and the queue empty and go to Django, whose visits then refuse all but the first
+    few, at a full request cycle each (bench/bench_flood.py: refusals Django answered).
+    Thread-safe (visits run on threads)."""
+
+    def __init__(self, lasting: float = FORESEEN_FOR):
+        self.lasting = lasting
+        self._foreseen: dict[tuple[int, str], tuple[float, bool, bool]] = {}  # (id, client) -> (when, place, queued)
+        self._lock = threading.Lock()
+
+    def before(self, song_id: int, client: str) -> tuple[int, set[int]]:
+        """What the admissions foreseen (but for this one) take: `client`'s places and
+        the new ids they queue."""
+        now = time.monotonic()
+        with self._lock:
+            for look, (when, _, _) in list(self._foreseen.items()):
+                if now - when > self.lasting:
+                    del self._foreseen[look]
+            others = [(look, entry) for look, entry in self._foreseen.items() if look != (song_id, client)]
+        places = sum(1 for (_, other), (_, place, _) in others if other == client and place)
+        return places, {other_id for (other_id, _), (_, _, queued) in others if queued}
+
+    def admitted(self, song_id: int, client: str, *, place: bool, queued: bool) -> None:
+        """An admission foreseen: it takes a new place of `client` and/or queues the id."""
+        if place or queued:
+            with self._lock:
+                self._foreseen[(song_id, client)] = (time.monotonic(), place, queued)
+
+    def visited(self, song_id: int, client: str) -> None:
+        """Its visit has come (counted, or refused): it no longer counts here."""
+        with self._lock:
+            self._foreseen.pop((song_id, client), None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._foreseen)
 
 
 class ClientWaits:
@@ -81,11 +129,16 @@ class ClientWaits:
             if not ids:
                 del self._waits[client]
 
-    def refuses(self, client: str, song_id: int) -> bool:
-        """Whether `enter` would refuse now (nothing counted)."""
+    def refuses(self, client: str, song_id: int, *, foreseen: int = 0) -> bool:
+        """Whether `enter` would refuse now (nothing counted), with `foreseen` more places
+        taken (ForeseenAdmissions)."""
         with self._lock:
             ids = self._waits.get(client, ())
-            return song_id not in ids and len(ids) >= self.per_client
+            return song_id not in ids and len(ids) + foreseen >= self.per_client
+
+    def waits_on(self, client: str, song_id: int) -> bool:
+        with self._lock:
+            return song_id in self._waits.get(client, ())
 
     def waiting(self, client: str) -> int:
         with self._lock:

@@ -81,7 +81,9 @@ class Flights(Protocol):
     async def foresee(self, song_id: int, *, client: str) -> Refused | None:
         """The `Refused` that `admit` would raise for `client` now, found without counting
         or enqueueing anything (the ASGI front, http/fast_path.py, answers it before
-        Django); None when it would be admitted, or when it cannot tell."""
+        Django); None when it would be admitted, or when it cannot tell. The admissions
+        it foresaw before and whose visits have not come yet count as if they had
+        (admission.py, `ForeseenAdmissions`)."""
 
     def flight(self, song_id: int) -> Flight:
         """The flight writing `song_id`, outside admission control and never dropped (for

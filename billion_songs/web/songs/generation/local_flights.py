@@ -24,7 +24,8 @@ from collections.abc import AsyncIterator, Callable
 
 from django.db import close_old_connections
 
-from billion_songs.web.songs.generation.admission import AdmissionLimits, ClientWaits, Refused, SongPace
+from billion_songs.web.songs.generation.admission import (AdmissionLimits, ClientWaits, ForeseenAdmissions, Refused,
+                                                           SongPace)
 from billion_songs.web.songs.generation.flights import Broken, FlightEvent, Stored, terminal_event
 from billion_songs.web.songs.generation.writer import SongWriter
 
@@ -128,6 +129,7 @@ class LocalFlights:
         self.limits = limits or AdmissionLimits.from_settings()
         self.clients = ClientWaits(self.limits.per_client)
         self.pace = SongPace(self.limits.retry_after)
+        self.foreseen = ForeseenAdmissions()  # admissions foreseen here, not visited yet
         self._flights: dict[int, LocalFlight] = {}
         self._queue: deque[LocalFlight] = deque()  # registered, waiting for a writer thread
         self._writing = 0  # writer threads running
@@ -163,16 +165,30 @@ class LocalFlights:
 
     async def foresee(self, song_id: int, *, client: str) -> Refused | None:
         """The checks of `visit`, in its order, counting nothing (no I/O: a look at this
-        process's counts)."""
-        if self.clients.refuses(client, song_id):
+        process's counts), but the admissions foreseen before whose visits have not come
+        yet (`foreseen`), as if they had."""
+        places, queued = self.foreseen.before(song_id, client)
+        if self.clients.refuses(client, song_id, foreseen=places):
             return Refused("client", self.pace.retry_after(1, 1))
         limits = self.limits
-        if song_id not in self._flights and self._writing >= limits.writers and len(self._queue) >= limits.queue:
-            return Refused("busy", self.pace.retry_after(len(self._queue) + self._writing, limits.writers))
+        new_id = song_id not in self._flights and song_id not in queued
+        if new_id:
+            # Each id foreseen queued starts a writer while one is free, else waits in the queue.
+            starting = min(len(queued), max(0, limits.writers - self._writing))
+            writing, waiting = self._writing + starting, len(self._queue) + len(queued) - starting
+            if writing >= limits.writers and waiting >= limits.queue:
+                return Refused("busy", self.pace.retry_after(waiting + writing, limits.writers))
+        self.foreseen.admitted(song_id, client, place=not self.clients.waits_on(client, song_id), queued=new_id)
         return None
 
     def visit(self, song_id: int, *, client: str) -> LocalVisit:
         """`admit` for synchronous callers."""
+        try:
+            return self._visit(song_id, client)
+        finally:  # counted in this process's flights now, if admitted
+            self.foreseen.visited(song_id, client)
+
+    def _visit(self, song_id: int, client: str) -> LocalVisit:
         if not self.clients.enter(client, song_id):
             raise Refused("client", self.pace.retry_after(1, 1))
         try:

@@ -45,7 +45,6 @@ import hashlib
 import logging
 import random
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -56,7 +55,7 @@ from django.conf import settings
 from billion_songs.core.interface import Restart, TextDelta
 from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.data import redis_clients
-from billion_songs.web.songs.generation.admission import AdmissionLimits, Refused
+from billion_songs.web.songs.generation.admission import AdmissionLimits, ForeseenAdmissions, Refused
 from billion_songs.web.songs.generation.flights import Abandoned, Broken, FlightEvent, Stored, terminal_event
 
 log = logging.getLogger(__name__)
@@ -154,10 +153,6 @@ end
 if new_place then result = result + 4 end
 return result
 """
-
-# Seconds an admission foreseen here counts before its visit: a visitor who never comes to
-# it (the song was stored after all, or they left) stops counting after this.
-_FORESEEN_FOR = 2.0
 
 # A worker begins an id: it is no longer queued; an admitted request nobody watches any
 # more is dropped. KEYS: queued set, admitted flag, watchers. ARGV: song id, now.
@@ -344,10 +339,7 @@ class RedisFlights:
         self.watch_ttl = 2 * self.poll_max + 10  # seconds a reader's places outlive its last refresh
         self.limits = limits or AdmissionLimits.from_settings()
         self.in_flight = 0  # flights are in Redis, not in this process
-        # Admissions this process foresaw whose visits have not counted them yet:
-        # (song id, client) -> (when, takes a new place, queues its id).
-        self._foreseen: dict[tuple[int, str], tuple[float, bool, bool]] = {}
-        self._foreseen_lock = threading.Lock()  # visits run on threads
+        self.foreseen = ForeseenAdmissions()  # admissions foreseen here, not visited yet
 
     def flight(self, song_id: int) -> RedisFlight:
         return RedisFlight(song_id, self)
@@ -370,15 +362,9 @@ class RedisFlights:
         """What `visit` would answer now, in one read-only script on the event loop's
         Redis client; None as well when Redis cannot say (the view then asks). An
         admission foreseen counts in the next looks until its visit counts it in Redis
-        (`_foreseen`), or for `_FORESEEN_FOR` seconds if the visit never comes."""
+        (`foreseen`)."""
         now = time.time()
-        with self._foreseen_lock:
-            for look, (when, _, _) in list(self._foreseen.items()):
-                if now - when > _FORESEEN_FOR:
-                    del self._foreseen[look]
-            others = [(look, entry) for look, entry in self._foreseen.items() if look != (song_id, client)]
-        places = sum(1 for (_, other), (_, place, _) in others if other == client and place)
-        queued = {other_id for (other_id, _), (_, _, slot) in others if slot}
+        places, queued = self.foreseen.before(song_id, client)
         try:
             outcome = await redis_clients.async_client().eval(
                 _FORESEE, 4, client_key(client), request_key(song_id), lease_key(song_id), QUEUED,
@@ -390,9 +376,7 @@ class RedisFlights:
             return Refused("client", self.limits.retry_after)
         if outcome == 2:
             return Refused("busy", self.limits.retry_after)
-        if outcome & 12:
-            with self._foreseen_lock:
-                self._foreseen[(song_id, client)] = (now, bool(outcome & 4), bool(outcome & 8))
+        self.foreseen.admitted(song_id, client, place=bool(outcome & 4), queued=bool(outcome & 8))
         return None
 
     def visit(self, song_id: int, *, client: str) -> RedisFlight:
@@ -401,8 +385,7 @@ class RedisFlights:
         try:
             return self._visit(song_id, client)
         finally:  # counted in Redis now, if admitted
-            with self._foreseen_lock:
-                self._foreseen.pop((song_id, client), None)
+            self.foreseen.visited(song_id, client)
 
     def _visit(self, song_id: int, client: str) -> RedisFlight:
         token = secrets.token_hex(8)

@@ -278,14 +278,16 @@ def with_fast_random(django_application):
         """The headers of Django's refusal `key`, waiting a moment for them if Django is
         answering its first such refusal now: a cold process hit by a flood sends one
         refusal of each kind through Django, not every one that comes before the first
-        is answered."""
-        lesson = lessons.get(key)
-        if lesson is not None:
+        is answered. Should Django admit that visitor after all (its visit found room
+        that the look did not), no headers are learned: the next refusal teaches,
+        rather than every one waiting going to Django meanwhile."""
+        while key not in refusal_headers and (lesson := lessons.get(key)) is not None:
             try:
                 await asyncio.wait_for(lesson.wait(), _LESSON_WAIT)
             except TimeoutError:  # Django is slow to answer that one (it admitted the visitor after all):
                 if lessons.get(key) is lesson:  # the next ones do not wait for it
                     del lessons[key]
+                break
         return refusal_headers.get(key)
 
     async def not_cached(scope, receive, send, kind: str, song_id: int, request: dict[bytes, str]) -> None:
@@ -316,6 +318,8 @@ def with_fast_random(django_application):
 
         async def teaching(message):  # the headers are captured before this is sent
             if message["type"] == "http.response.start":
+                if lessons.get((kind, status)) is lesson:  # learned, or admitted after all: over
+                    del lessons[(kind, status)]
                 lesson.set()
             await send(message)
 

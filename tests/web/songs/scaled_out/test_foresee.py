@@ -11,7 +11,6 @@ import pytest
 
 from billion_songs.core.fake import FakeLyricsGenerator
 from billion_songs.web.songs.data import services
-from billion_songs.web.songs.generation import redis_flights
 from billion_songs.web.songs.generation.admission import AdmissionLimits, Refused
 from billion_songs.web.songs.generation.lease import Lease
 from billion_songs.web.songs.generation.redis_flights import RedisFlights, client_key, lease_key
@@ -85,10 +84,10 @@ def test_a_floods_looks_one_after_another_count_the_admissions_foreseen_before(r
     # place in the queue; 14 finds it full.
     assert foreseen == [None, None, "client", None, None, "busy"]
     assert [_visit(flights, song_id, client) for song_id, client in looks] == foreseen  # visits agree
-    assert flights._foreseen == {}  # counted in Redis now, not here
+    assert len(flights.foreseen) == 0  # counted in Redis now, not here
 
 
-def test_admissions_foreseen_count_until_their_visits_do(redis_url, private_redis, monkeypatch):
+def test_admissions_foreseen_count_until_their_visits_do(redis_url, private_redis):
     flights = RedisFlights(limits=AdmissionLimits(per_client=2, queue=10))
     assert _foresee(flights, 20, "10.0.0.5") is None and _foresee(flights, 21, "10.0.0.5") is None
     assert _foresee(flights, 22, "10.0.0.5") == "client"  # neither visited yet
@@ -96,7 +95,7 @@ def test_admissions_foreseen_count_until_their_visits_do(redis_url, private_redi
     assert _visit(flights, 20, "10.0.0.5") is None and _visit(flights, 21, "10.0.0.5") is None
     assert _foresee(flights, 22, "10.0.0.5") == "client"  # Redis counts them now
     # A foreseen admission whose visitor never comes (a stored song, or they left) stops counting.
-    monkeypatch.setattr(redis_flights, "_FORESEEN_FOR", 0.05)
+    flights.foreseen.lasting = 0.05
     assert _foresee(flights, 30, "10.0.0.6") is None and _foresee(flights, 31, "10.0.0.6") is None
     assert _foresee(flights, 32, "10.0.0.6") == "client"
     time.sleep(0.1)

@@ -268,7 +268,7 @@ class RedisFlight:
         while True:
             try:
                 block = wait * random.uniform(0.75, 1.0)  # jitter: readers that came together drift apart
-                reply = await redis_clients.async_client().xread({key: last_id}, count=200, block=int(block * 1000))
+                reply = await _read_events(key, last_id, block)
             except redis_clients.Error as error:
                 log.warning("Reading song %d's events: %s", self.song_id, error)
                 reply = None
@@ -321,6 +321,20 @@ class RedisFlight:
     async def aresult(self) -> Stored | Broken:
         async with aclosing(self.events()) as events:  # closed now: the visitor's places are given back
             return await terminal_event(events)
+
+
+async def _read_events(key: str, last_id: str, block: float):
+    """XREAD of `key` after `last_id`, waiting up to `block` seconds for an entry, in
+    waits no longer than the client's socket allows (`redis_clients.longest_block`): a
+    reader backed off to 8 or 16 s between looks blocked past the 5 s socket timeout, got
+    a timeout instead of its song's events, and reconnected."""
+    deadline = time.monotonic() + block
+    while True:
+        remaining = deadline - time.monotonic()
+        wait = min(remaining, redis_clients.longest_block())
+        reply = await redis_clients.async_client().xread({key: last_id}, count=200, block=max(1, int(wait * 1000)))
+        if reply or remaining <= wait:
+            return reply
 
 
 class RedisFlights:

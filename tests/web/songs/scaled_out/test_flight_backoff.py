@@ -5,11 +5,14 @@ not query the database every two seconds each."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
 
-from billion_songs.web.songs.data import selectors
+from billion_songs.core.interface import TextDelta
+from billion_songs.web.songs.data import redis_clients, selectors
 from billion_songs.web.songs.generation.admission import AdmissionLimits
-from billion_songs.web.songs.generation.redis_flights import QUEUED, RedisFlights, watchers_key
+from billion_songs.web.songs.generation.redis_flights import QUEUED, RedisFlights, events_key, watchers_key
 
 
 def test_a_waiting_reader_backs_off_and_leaves_its_places(redis_url, private_redis, db, monkeypatch):
@@ -41,3 +44,29 @@ def test_a_waiting_reader_backs_off_and_leaves_its_places(redis_url, private_red
     redis = private_redis.client()
     assert redis.zcard(QUEUED) == 1  # its task is queued (no worker here) ...
     assert redis.zcard(watchers_key(41)) == 0  # ... but nobody watches it any more: a worker will drop it
+
+
+def test_a_reader_backed_off_past_the_socket_timeout_still_gets_its_events(redis_url, private_redis, db,
+                                                                          monkeypatch, caplog):
+    """A reader backed off to waits longer than the Redis client's socket timeout (16 s
+    against 5 s by default; here 1.2 s against 0.5 s) reads its song's events without a
+    timeout, a warning or a new connection."""
+    monkeypatch.setitem(redis_clients._OPTIONS, "socket_timeout", 0.5)
+    redis_clients._async_clients.clear()  # clients made from now on take it
+    flights = RedisFlights(poll=1.2, poll_max=1.2)
+    publisher = threading.Timer(1.0, lambda: private_redis.client().xadd(events_key(43), {"type": "delta",
+                                                                                        "text": "la la"}))
+
+    async def first_event():
+        events = flights.flight(43).events()
+        publisher.start()
+        try:
+            return await asyncio.wait_for(events.__anext__(), 10)
+        finally:
+            await events.aclose()
+
+    with caplog.at_level(logging.WARNING):
+        event = asyncio.run(first_event())
+    assert event == TextDelta("la la")
+    assert "Reading song 43" not in caplog.text, caplog.text
+    redis_clients._async_clients.clear()

@@ -34,13 +34,6 @@ Error = redis.RedisError  # what a caller catches: connection errors, timeouts, 
 DRIVER_INFO = redis.DriverInfo(lib_version=redis.__version__)
 _OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 15,
             "decode_responses": True, "driver_info": DRIVER_INFO}
-
-
-def longest_block() -> float:
-    """Seconds one blocking command (XREAD BLOCK) may wait on these clients: a second
-    under their socket timeout, past which redis-py stops reading, reports a timeout and
-    drops the connection."""
-    return max(0.1, _OPTIONS["socket_timeout"] - 1.0)
 # Make Random draws its picks on the event loop (config/asgi.py's fast path): a Redis that
 # hangs instead of refusing must cost it a quarter of a second, not five.
 _FAST_OPTIONS = {**_OPTIONS, "socket_timeout": 0.25, "socket_connect_timeout": 0.25}
@@ -49,6 +42,13 @@ _async_clients: PerLoop[redis.asyncio.Redis] = PerLoop(
     lambda: redis.asyncio.Redis.from_url(settings.REDIS_URL, **_OPTIONS))
 _async_bytes_clients: PerLoop[dict[str, redis.asyncio.Redis]] = PerLoop(dict)  # by URL
 _lock = threading.Lock()
+
+
+def longest_block() -> float:
+    """Seconds one blocking command (XREAD BLOCK) may wait on these clients: a second
+    under their socket timeout, past which redis-py stops reading, reports a timeout and
+    drops the connection."""
+    return max(0.1, _OPTIONS["socket_timeout"] - 1.0)
 
 
 def key(*parts) -> str:

@@ -26,9 +26,10 @@ loopback, while a second client reads stored song pages: what admission control 
    leaves at once with probability --leave (their songs must not be written unless a
    writer had already started them).
 4. Reports answers by status, each flood's duration and the web process(es)' CPU time
-   per request, the refusals that Django answered rather than the ASGI front, peak threads and RSS of the web process(es) (sampled every 0.1 s),
-   new rows stored, stored-page p50/p99 during the flood against quiet, pool songs the
-   filler stored during the flood, and how soon it stores again after the flood.
+   per request, the refusals Django answered rather than the ASGI front, peak threads
+   and RSS of the web process(es) (sampled every 0.1 s), new rows stored, stored-page
+   p50/p99 during the flood against quiet, pool songs the filler stored during the
+   flood, and how soon it stores again after the flood.
 """
 
 from __future__ import annotations

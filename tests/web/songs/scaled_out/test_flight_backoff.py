@@ -52,7 +52,7 @@ def test_a_reader_backed_off_past_the_socket_timeout_still_gets_its_events(redis
     against 5 s by default; here 1.2 s against 0.5 s) reads its song's events without a
     timeout, a warning or a new connection."""
     monkeypatch.setitem(redis_clients._OPTIONS, "socket_timeout", 0.5)
-    redis_clients._async_clients.clear()  # clients made from now on take it
+    redis_clients._async_clients.clear()  # clients made from now on take it (the fixture clears them after)
     flights = RedisFlights(poll=1.2, poll_max=1.2)
     publisher = threading.Timer(1.0, lambda: private_redis.client().xadd(events_key(43), {"type": "delta",
                                                                                         "text": "la la"}))
@@ -69,4 +69,3 @@ def test_a_reader_backed_off_past_the_socket_timeout_still_gets_its_events(redis
         event = asyncio.run(first_event())
     assert event == TextDelta("la la")
     assert "Reading song 43" not in caplog.text, caplog.text
-    redis_clients._async_clients.clear()

@@ -284,3 +284,36 @@ def test_a_first_refusal_admitted_after_all_hands_the_lesson_to_the_next(setting
     assert sorted(statuses) == [200] + [429] * 7, statuses
     assert through_django == ["/song/6000", "/song/6001"], through_django
     del held
+
+
+def test_a_visitor_back_before_its_retry_after_is_refused_at_the_pace(counted, songs_runtime, settings):
+    """A script that asks again the moment it is refused gets its refusals a slot apart
+    (refusal_pace.py); another visitor's first refusal and a stored page are not held."""
+    settings.SONG_EARLY_REFUSALS_PER_SECOND = 4  # a slot every 0.25 s
+    application, through_django = counted
+    held = [songs_runtime.flights.visit(song_id, client=client) for client in ("127.0.0.1", "203.0.113.7")
+            for song_id in (100, 101, 102, 103)]
+    answered: list[str] = []
+
+    async def ask(path: str, client: str = "127.0.0.1") -> int:
+        status, _, _ = await call(application, "GET", path, host="127.0.0.1", client=client)
+        answered.append(path)
+        return status
+
+    async def on_one_loop():  # the pace is the event loop's, as in a web process
+        assert await ask("/song/7000") == 429  # Django's: the front learns its headers
+        assert await ask("/song/2") == 200  # a stored page, cached
+        started = asyncio.get_running_loop().time()
+        for n in range(1, 4):  # back at once, one after another: slots 0, 0.25 and 0.5 s on
+            assert await ask(f"/song/{7000 + n}") == 429
+        assert asyncio.get_running_loop().time() - started >= 0.45
+        early = [asyncio.create_task(ask(f"/song/{7100 + n}")) for n in range(3)]  # held 0.25, 0.5, 0.75 s
+        await asyncio.sleep(0.05)
+        assert await ask("/song/7200", client="203.0.113.7") == 429  # its first refusal
+        assert await ask("/song/2") == 200
+        assert await asyncio.gather(*early) == [429] * 3
+
+    asyncio.run(on_one_loop())
+    assert answered[-5:-3] == ["/song/7200", "/song/2"], answered
+    assert through_django == ["/song/7000", "/song/2"]
+    del held

@@ -247,6 +247,13 @@ SONG_NEW_RETRY_AFTER = env_int("BILLION_SONGS_NEW_SONGS_RETRY_AFTER", 10)  # sec
 # their turn without using the CPU, so that a flood of new ids cannot crowd readers of
 # stored pages off the event loop (bench/bench_flood.py).
 SONG_NEW_CHECKED_AT_ONCE = env_int("BILLION_SONGS_NEW_SONGS_CHECKED_AT_ONCE", 1)
+# A visitor refused and back before its Retry-After gets its next refusal from the ASGI
+# front in a slot (songs/http/refusal_pace.py): at most this many such refusals a second per
+# web process (0: no pacing), at most _HELD waiting at once (past it, answered at once). A
+# script that asks again the moment it is refused then asks at this pace, not as fast as
+# the machine can refuse it (bench/bench_flood.py --scaled).
+SONG_EARLY_REFUSALS_PER_SECOND = env_float("BILLION_SONGS_EARLY_REFUSALS_PER_SECOND", 100.0)
+SONG_EARLY_REFUSALS_HELD = env_int("BILLION_SONGS_EARLY_REFUSALS_HELD", 200)
 SONG_FLIGHT_POLL_MAX = env_float("BILLION_SONGS_FLIGHT_POLL_MAX", 16.0)  # seconds between a waiting reader's looks (scaled)
 # Connections and requests one web process serves at once (uvicorn's limit_concurrency):
 # past it, uvicorn answers 503 at once instead of letting a flood of open connections

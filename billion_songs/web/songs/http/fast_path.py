@@ -30,7 +30,8 @@ visitor (`Flights.foresee`: on one machine a look at the process's counts, scale
 read-only script on the event loop's Redis client) is answered 429/503 here, the same
 body, Retry-After and headers as Django's, once the database says the id is not stored:
 a flood of new ids from one script or many is turned away without a Django request
-cycle each. An id that would be admitted goes through Django, and so does any visitor
+cycle each, and a visitor back before the Retry-After it was given waits for a slot
+first (refusal_pace.py), so that a script asking again at once asks at a bounded pace. An id that would be admitted goes through Django, and so does any visitor
 when Redis or the database cannot say. Requests for pages not in the page cache take
 turns for the admission check (SONG_NEW_CHECKED_AT_ONCE per process, `turns` below), and
 their database looks go together, one query for all the ids waiting (stored_looks.py): a
@@ -52,7 +53,7 @@ from billion_songs.web.accounts.throttle import address_bucket
 from billion_songs.web.config.middleware import forwarded_client, from_trusted_proxy, trusted_networks
 from billion_songs.web.songs.data import tags
 from billion_songs.web.songs.data.per_loop import PerLoop
-from billion_songs.web.songs.http import admission, page_cache, stored_looks
+from billion_songs.web.songs.http import admission, page_cache, refusal_pace, stored_looks
 from billion_songs.web.songs.runtime import web as runtime
 
 # Headers of Django's redirect that belong to one request and are never replayed.
@@ -264,6 +265,17 @@ def with_fast_random(django_application):
             await send(message)
         return capture
 
+    def telling(send, client: str):
+        """`send`, telling the pace (refusal_pace.py) of a 429/503 that Django answers."""
+        async def tell(message):
+            if message["type"] == "http.response.start" and message["status"] in (429, 503):
+                retry_after = next((value for name, value in message.get("headers", [])
+                                    if name.lower() == b"retry-after"), b"")
+                if retry_after.isdigit():
+                    refusal_pace.pace().told(client, int(retry_after))
+            await send(message)
+        return tell
+
     # The turns of this process's requests for pages not in the page cache
     # (SONG_NEW_CHECKED_AT_ONCE at once) for the admission check. A flood of new ids, all
     # checked at once, filled the event loop and the executor threads (the GIL) with its
@@ -294,15 +306,18 @@ def with_fast_random(django_application):
         """A song page not in the page cache: a refusal answered here when admission
         control would refuse a new song and the id is not stored; else Django (outside
         the turn: an admitted visitor's page streams while the song is written)."""
+        client = origin.client(scope, request)
         async with turns.get():
             current = runtime.peek()
-            refused = await current.flights.foresee(song_id, client=origin.client(scope, request)) if current else None
+            refused = await current.flights.foresee(song_id, client=client) if current else None
             if refused is not None:
                 status = admission.STATUS[refused.reason]
                 replayed = await learned_refusal((kind, status))
         if refused is not None and replayed is not None:
             # Outside the turn: the looks of the requests waiting go to the database together.
             if await stored_looks.looks().stored(song_id) is False:
+                # A visitor back before its Retry-After waits for a slot (refusal_pace.py).
+                await refusal_pace.pace().refusing(client, refused.retry_after)
                 body = admission.refused_body(refused, song_id=song_id, kind=kind)
                 await send({"type": "http.response.start", "status": status, "headers": [
                     (b"content-type", admission.CONTENT_TYPES[kind].encode()),
@@ -310,6 +325,7 @@ def with_fast_random(django_application):
                     (b"retry-after", str(refused.retry_after).encode()), *replayed]})
                 await send({"type": "http.response.body", "body": body})
                 return
+        send = telling(send, client)  # Django may refuse too (its visit is the one that counts)
         if refused is None:
             return await django_application(scope, receive, capturing_page(send, kind))
         if replayed is not None or (kind, status) in lessons:

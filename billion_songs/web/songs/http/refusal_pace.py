@@ -4,7 +4,8 @@ A script that walks never-seen ids asks again the moment it is refused. The ASGI
 refusal (fast_path.py) is cheap, about a millisecond of a web process, but a script with
 100 connections answered that fast asked over a thousand times a second and took both
 cores of the bench machine for as long as its flood lasted; the stored pages others read
-waited behind it (bench/bench_flood.py --scaled: stored-page p99 3.0-3.7x quiet).
+waited behind it (bench/bench_flood.py --scaled: stored-page p99 2.6-4.1x quiet, median
+2.2x paced).
 
 Here a visitor refused and back before its Retry-After gets its next refusal in a slot:
 at most SONG_EARLY_REFUSALS_PER_SECOND such refusals a second per web process, each

@@ -31,8 +31,9 @@ read-only script on the event loop's Redis client) is answered 429/503 here, the
 body, Retry-After and headers as Django's, once the database says the id is not stored:
 a flood of new ids from one script or many is turned away without a Django request
 cycle each, and a visitor back before the Retry-After it was given waits for a slot
-first (refusal_pace.py), so that a script asking again at once asks at a bounded pace. An id that would be admitted goes through Django, and so does any visitor
-when Redis or the database cannot say. Requests for pages not in the page cache take
+first (refusal_pace.py), so that a script asking again at once asks at a bounded pace.
+An id that would be admitted goes through Django, and so does any visitor when Redis or
+the database cannot say. Requests for pages not in the page cache take
 turns for the admission check (SONG_NEW_CHECKED_AT_ONCE per process, `turns` below), and
 their database looks go together, one query for all the ids waiting (stored_looks.py): a
 stored page's reader finds few of them ahead of it on the event loop.

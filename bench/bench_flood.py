@@ -231,6 +231,9 @@ def main() -> None:
     parser.add_argument("--at-once", type=int, default=2, help="BILLION_SONGS_GENERATIONS_AT_ONCE")
     parser.add_argument("--early-refusals-per-second", type=float, default=100.0,
                         help="BILLION_SONGS_EARLY_REFUSALS_PER_SECOND (0: not paced)")
+    parser.add_argument("--stream-interval", type=float, default=0.2,
+                        help="BILLION_SONGS_STREAM_INTERVAL: seconds between a streaming page's looks "
+                             "(0: every line as it comes)")
     parser.add_argument("--fake-line-delay", type=float, default=0.05, help="seconds per streamed line")
     parser.add_argument("--fake-song-delay", type=float, default=0.1, help="seconds per pool-batch song")
     parser.add_argument("--scaled", action="store_true", help="the scaled-out shape (Redis, PostgreSQL, workers)")
@@ -257,6 +260,7 @@ def main() -> None:
             BILLION_SONGS_NEW_SONGS_QUEUE=str(args.queue),
             BILLION_SONGS_GENERATIONS_AT_ONCE=str(args.at_once),
             BILLION_SONGS_EARLY_REFUSALS_PER_SECOND=str(args.early_refusals_per_second),
+            BILLION_SONGS_STREAM_INTERVAL=str(args.stream_interval),
             BILLION_SONGS_TRUSTED_PROXIES="127.0.0.1",
             **services,
         )
@@ -359,7 +363,7 @@ def main() -> None:
     print(f"\nBillion Songs new-id flood, {shape} ({os.cpu_count()} CPUs shared by server and clients; loopback; "
           f"fake generator, {args.fake_line_delay}s a line; caps: {args.per_client} per client, queue "
           f"{args.queue}, {args.at_once} at once; early refusals paced at {args.early_refusals_per_second:g} a second "
-          "per web process)\n")
+          f"per web process; streamed pages look for news every {args.stream_interval:g} s)\n")
     print_measures(rows)
 
 

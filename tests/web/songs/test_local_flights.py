@@ -1,5 +1,6 @@
 """Single-flight generation, below the HTTP layer."""
 
+import asyncio
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from billion_songs.core.interface import Restart, TextDelta
 from billion_songs.web.songs.data.models import Song
 from billion_songs.web.songs.generation.priority import VisitorsFirst
 from billion_songs.web.songs.generation.flights import Broken, Stored
-from billion_songs.web.songs.generation.local_flights import LocalFlights
+from billion_songs.web.songs.generation.local_flights import LocalFlight, LocalFlights
 from billion_songs.web.songs.generation.writer import SongWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,3 +100,42 @@ def test_a_visitor_generation_holds_the_pool_filler_back():
     release.set()
     flight.result(timeout=10)
     assert priority.wait_for_visitors(timeout=5) is True
+
+
+def test_what_is_written_between_a_readers_looks_comes_as_one_piece():
+    flight = LocalFlight(7, stream_interval=0.2)
+    flight.publish(TextDelta("a"))
+
+    async def read():
+        loop = asyncio.get_running_loop()
+        events = flight.events()
+        first, first_at = await anext(events), loop.time()
+        reading = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.05)  # the reader is waiting out its interval
+        for event in (TextDelta("b"), TextDelta("c"), Restart("too short"), TextDelta("d"), Broken("end")):
+            flight.publish(event)
+        second = await reading
+        return [first, second] + [event async for event in events], loop.time() - first_at
+
+    events, gap = asyncio.run(read())
+    # One piece for each run of text: the restart still parts the drafts.
+    assert events == [TextDelta("a"), TextDelta("bc"), Restart("too short"), TextDelta("d"), Broken("end")]
+    assert gap >= 0.2  # the second look came after the interval
+
+
+def test_with_no_interval_a_reader_looks_again_at_once():
+    flight = LocalFlight(8, stream_interval=0.0)
+    flight.publish(TextDelta("a"))
+
+    async def read():
+        loop = asyncio.get_running_loop()
+        events = flight.events()
+        await anext(events)
+        started = loop.time()
+        reading = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.01)
+        flight.publish(TextDelta("b"))
+        return await reading, loop.time() - started
+
+    event, waited = asyncio.run(read())
+    assert event == TextDelta("b") and waited < 0.15

@@ -11,6 +11,13 @@ A visitor's page asks through `Flights.admit`, which applies admission control
 beyond which the visitor is `Refused`; a queued flight whose visitors all left is
 dropped before it starts (`Abandoned`).
 
+A visitor's page looks for new events at most every SONG_STREAM_INTERVAL (0.2 s): the
+text written meanwhile comes as one `TextDelta` (`merged`). Each look and each piece sent
+cost the web process's event loop about half a millisecond, and a model writes a line
+(the songwriting decoder) or a token (the "free" one) at a time: measured scaled out
+with the fake generator's 20 lines a second, a new song's page of 21-31 lines took 31 ms
+of its web process's loop read piece by piece, 17.5 ms at 0.2 s.
+
 Two implementations stand behind the `Flights` protocol: `local_flights.LocalFlights`
 (the model in this process, a few writer threads taking flights from a bounded queue) and
 `redis_flights.RedisFlights` (a Celery worker writes, the events come through a Redis
@@ -19,7 +26,7 @@ stream). The views and the streaming page are the same code for both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +51,17 @@ class Abandoned(Exception):
 
 
 FlightEvent = TextDelta | Restart | Stored | Broken
+
+
+def merged(events: Iterable[FlightEvent]) -> list[FlightEvent]:
+    """`events` with each run of consecutive `TextDelta`s joined into one."""
+    out: list[FlightEvent] = []
+    for event in events:
+        if isinstance(event, TextDelta) and out and isinstance(out[-1], TextDelta):
+            out[-1] = TextDelta(out[-1].text + event.text)
+        else:
+            out.append(event)
+    return out
 
 
 async def terminal_event(events: AsyncIterator[FlightEvent]) -> Stored | Broken:

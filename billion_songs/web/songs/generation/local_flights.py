@@ -22,11 +22,12 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from django.conf import settings
 from django.db import close_old_connections
 
 from billion_songs.web.songs.generation.admission import (AdmissionLimits, ClientWaits, ForeseenAdmissions, Refused,
                                                            SongPace)
-from billion_songs.web.songs.generation.flights import Broken, FlightEvent, Stored, terminal_event
+from billion_songs.web.songs.generation.flights import Broken, FlightEvent, Stored, merged, terminal_event
 from billion_songs.web.songs.generation.writer import SongWriter
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ log = logging.getLogger(__name__)
 class LocalFlight:
     """One generation of one id, observable by any number of subscribers, sync or async."""
 
-    def __init__(self, song_id: int) -> None:
+    def __init__(self, song_id: int, *, stream_interval: float = 0.0) -> None:
         self.song_id = song_id
+        self.stream_interval = stream_interval  # seconds between a subscriber's looks (flights.py)
         self._events: list[FlightEvent] = []
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
@@ -59,8 +61,10 @@ class LocalFlight:
                 pass
 
     async def events(self) -> AsyncIterator[FlightEvent]:
-        """Every event from the first, then each new one as it is published; ends after the
-        terminal event. Waiting costs no thread: the publisher wakes this loop."""
+        """Every event from the first, then the new ones, looked for at most every
+        `stream_interval` (the text published meanwhile joined: flights.py `merged`);
+        ends after the terminal event. Waiting costs no thread: the publisher wakes this
+        loop."""
         seen = 0
         loop = asyncio.get_running_loop()
         while True:
@@ -73,10 +77,12 @@ class LocalFlight:
                 await waiter.wait()
                 continue
             seen += len(new)
-            for event in new:
+            for event in merged(new):
                 yield event
                 if isinstance(event, (Stored, Broken)):
                     return
+            if self.stream_interval > 0:
+                await asyncio.sleep(self.stream_interval)
 
     def result(self, timeout: float | None = None) -> Stored | Broken:
         """Block until the terminal event (for synchronous callers)."""
@@ -124,9 +130,11 @@ class LocalVisit:
 class LocalFlights:
     """`Flights` for a process that holds the model (see the module's docstring)."""
 
-    def __init__(self, *, writer: SongWriter, limits: AdmissionLimits | None = None):
+    def __init__(self, *, writer: SongWriter, limits: AdmissionLimits | None = None,
+                 stream_interval: float | None = None):
         self.writer = writer
         self.limits = limits or AdmissionLimits.from_settings()
+        self.stream_interval = settings.SONG_STREAM_INTERVAL if stream_interval is None else stream_interval
         self.clients = ClientWaits(self.limits.per_client)
         self.pace = SongPace(self.limits.retry_after)
         self.foreseen = ForeseenAdmissions()  # admissions foreseen here, not visited yet
@@ -211,7 +219,7 @@ class LocalFlights:
             if bounded and self._writing >= self.limits.writers and len(self._queue) >= self.limits.queue:
                 ahead = len(self._queue) + self._writing
                 raise Refused("busy", self.pace.retry_after(ahead, self.limits.writers))
-            flight = self._flights[song_id] = LocalFlight(song_id)
+            flight = self._flights[song_id] = LocalFlight(song_id, stream_interval=self.stream_interval)
             self._queue.append(flight)
         return flight
 

@@ -56,7 +56,7 @@ from billion_songs.core.interface import Restart, TextDelta
 from billion_songs.web.songs.data import reading, selectors
 from billion_songs.web.songs.data import redis_clients
 from billion_songs.web.songs.generation.admission import AdmissionLimits, ForeseenAdmissions, Refused
-from billion_songs.web.songs.generation.flights import Abandoned, Broken, FlightEvent, Stored, terminal_event
+from billion_songs.web.songs.generation.flights import Abandoned, Broken, FlightEvent, Stored, merged, terminal_event
 
 log = logging.getLogger(__name__)
 
@@ -274,28 +274,27 @@ class RedisFlight:
                 reply = None
                 unreachable_since = unreachable_since or time.monotonic()
                 await asyncio.sleep(source.poll)
-            for _, entries in reply or []:
-                for entry_id, fields in entries:
-                    last_id = entry_id
-                    kind = fields.get("type")
-                    if kind == "delta":
-                        yield TextDelta(fields.get("text", ""))
-                    elif kind == "restart":
-                        yield Restart(fields.get("reason", ""))
-                    elif kind == "broken":
-                        yield Broken(fields.get("reason", "the song could not be written"))
+            fields_read = [fields for _, entries in reply or [] for _, fields in entries]
+            if fields_read:
+                last_id = reply[-1][1][-1][0]
+            for event in merged(event for event in map(_event, fields_read) if event is not None):
+                if event is _STORED:
+                    song = await reading.read(selectors.song_get, song_id=self.song_id)
+                    if song is not None:
+                        yield Stored(song)
                         return
-                    elif kind == "stored":
-                        song = await reading.read(selectors.song_get, song_id=self.song_id)
-                        if song is not None:
-                            yield Stored(song)
-                            return
+                    continue
+                yield event
+                if isinstance(event, Broken):
+                    return
             if admitted and time.monotonic() - refreshed > source.watch_ttl / 3:
                 refreshed = time.monotonic()
                 await source.arefresh(self.song_id, *self.visit)
             if reply:
                 quiet_since = time.monotonic()
                 wait = source.poll
+                if source.stream_interval > 0:  # what is written meanwhile comes as one piece
+                    await asyncio.sleep(source.stream_interval)
                 continue
             # Quiet: stored by a writer whose events were lost? Writer gone? Given up?
             song = await reading.read(selectors.song_get, song_id=self.song_id)
@@ -323,6 +322,25 @@ class RedisFlight:
             return await terminal_event(events)
 
 
+class _SongStored:
+    """The stream's "stored" entry: the song is then read from the database."""
+
+
+_STORED = _SongStored()
+
+
+def _event(fields: dict) -> FlightEvent | _SongStored | None:
+    """The flight event of one stream entry (None: a kind this build does not know)."""
+    kind = fields.get("type")
+    if kind == "delta":
+        return TextDelta(fields.get("text", ""))
+    if kind == "restart":
+        return Restart(fields.get("reason", ""))
+    if kind == "broken":
+        return Broken(fields.get("reason", "the song could not be written"))
+    return _STORED if kind == "stored" else None
+
+
 async def _read_events(key: str, last_id: str, block: float):
     """XREAD of `key` after `last_id`, waiting up to `block` seconds for an entry, in
     waits no longer than the client's socket allows (`redis_clients.longest_block`): a
@@ -342,7 +360,8 @@ class RedisFlights:
     workers and read from Redis streams."""
 
     def __init__(self, *, poll: float = 2.0, poll_max: float | None = None, patience: float = 300.0,
-                 request_ttl: float = 60.0, outage_patience: float = 20.0, limits: AdmissionLimits | None = None):
+                 request_ttl: float = 60.0, outage_patience: float = 20.0, limits: AdmissionLimits | None = None,
+                 stream_interval: float | None = None):
         self.poll = poll  # seconds a reader first blocks on the stream before looking around
         # ... doubling after each quiet look, up to this (SONG_FLIGHT_POLL_MAX unless given)
         self.poll_max = max(poll, settings.SONG_FLIGHT_POLL_MAX if poll_max is None else poll_max)
@@ -352,6 +371,8 @@ class RedisFlights:
         self.queue_ttl = patience + request_ttl  # seconds a queued id counts, should its task be lost
         self.watch_ttl = 2 * self.poll_max + 10  # seconds a reader's places outlive its last refresh
         self.limits = limits or AdmissionLimits.from_settings()
+        # Seconds between a reader's reads of the stream while it has news (flights.py).
+        self.stream_interval = settings.SONG_STREAM_INTERVAL if stream_interval is None else stream_interval
         self.in_flight = 0  # flights are in Redis, not in this process
         self.foreseen = ForeseenAdmissions()  # admissions foreseen here, not visited yet
 

@@ -11,6 +11,7 @@ from billion_songs.web.songs.generation.flights import Broken, Stored
 from billion_songs.web.songs.generation.lease import Lease
 from billion_songs.web.songs.generation.redis_flights import (
     FlightPublisher,
+    RedisFlight,
     RedisFlights,
     events_key,
     lease_key,
@@ -110,3 +111,25 @@ def test_a_visitor_is_told_to_try_again_while_redis_is_out_of_reach(unreachable_
     assert len(events) == 1 and isinstance(events[0], Broken)
     assert "cannot be reached" in events[0].reason
     assert time.monotonic() - started < 10
+
+
+def test_a_reader_gets_the_text_written_between_its_reads_as_one_piece(redis_url, private_redis):
+    publisher = FlightPublisher(21)
+    publisher.publish(TextDelta("a"))
+    flight = RedisFlight(21, RedisFlights(poll=0.5, stream_interval=0.3), start="0")
+
+    async def read():
+        loop = asyncio.get_running_loop()
+        events = flight.events()
+        first, first_at = await anext(events), loop.time()
+        reading = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.05)  # the reader is waiting out its interval
+        for event in (TextDelta("b"), TextDelta("c"), Restart("too short"), TextDelta("d")):
+            publisher.publish(event)
+        publisher.finish(stored=False, reason="end")
+        second = await reading
+        return [first, second] + [event async for event in events], loop.time() - first_at
+
+    events, gap = asyncio.run(read())
+    assert events == [TextDelta("a"), TextDelta("bc"), Restart("too short"), TextDelta("d"), Broken("end")]
+    assert gap >= 0.3  # one read of the stream per interval

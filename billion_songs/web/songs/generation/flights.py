@@ -14,9 +14,10 @@ dropped before it starts (`Abandoned`).
 A visitor's page looks for new events at most every SONG_STREAM_INTERVAL (0.2 s): the
 text written meanwhile comes as one `TextDelta` (`merged`). Each look and each piece sent
 cost the web process's event loop about half a millisecond, and a model writes a line
-(the songwriting decoder) or a token (the "free" one) at a time: measured scaled out
-with the fake generator's 20 lines a second, a new song's page of 21-31 lines took 31 ms
-of its web process's loop read piece by piece, 17.5 ms at 0.2 s.
+(the songwriting decoder) or a token (the "free" one) at a time: with the fake
+generator's 20 lines a second, a new song's page of 21-31 lines took 34.5 ms of its web
+process's loop read piece by piece, 16.8 ms at 0.2 s, and ends 0.14 s later
+(bench/bench_stream.py).
 
 Two implementations stand behind the `Flights` protocol: `local_flights.LocalFlights`
 (the model in this process, a few writer threads taking flights from a bounded queue) and

@@ -1,8 +1,9 @@
 """Refusals paced for a visitor who comes back before the Retry-After it was given.
 
 A script that walks never-seen ids asks again the moment it is refused. The ASGI front's
-refusal (fast_path.py) is cheap, about a millisecond of a web process, but a script with
-100 connections answered that fast asked over a thousand times a second and took both
+refusal (fast_path.py) is cheap, about 1.3 ms of a web process's event loop and 0.9 ms of
+a thread (the database's look, which batches when refusals come together), but a script
+with 100 connections answered that fast asked over a thousand times a second and took both
 cores of the bench machine for as long as its flood lasted; the stored pages others read
 waited behind it (bench/bench_flood.py --scaled: stored-page p99 2.6-4.1x quiet, median
 2.2x paced).

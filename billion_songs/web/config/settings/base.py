@@ -257,9 +257,9 @@ SONG_EARLY_REFUSALS_HELD = env_int("BILLION_SONGS_EARLY_REFUSALS_HELD", 200)
 SONG_FLIGHT_POLL_MAX = env_float("BILLION_SONGS_FLIGHT_POLL_MAX", 16.0)  # seconds between a waiting reader's looks (scaled)
 # Seconds between a streaming page's looks for its song's new text (songs/generation/
 # flights.py): what the writer wrote meanwhile goes out as one piece, so a page costs its
-# web process at most this many looks a second whatever the model's pace (a line at a
-# time with the songwriting decoder, a token at a time with the "free" one). 0: every
-# piece as it comes.
+# web process at most one look per interval whatever the model's pace (a line at a time
+# with the songwriting decoder, a token at a time with the "free" one). 0: every piece as
+# it comes.
 SONG_STREAM_INTERVAL = env_float("BILLION_SONGS_STREAM_INTERVAL", 0.2)
 # Connections and requests one web process serves at once (uvicorn's limit_concurrency):
 # past it, uvicorn answers 503 at once instead of letting a flood of open connections

@@ -1,6 +1,5 @@
 """Single-flight generation, below the HTTP layer."""
 
-import asyncio
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ from billion_songs.web.songs.generation.priority import VisitorsFirst
 from billion_songs.web.songs.generation.flights import Broken, Stored
 from billion_songs.web.songs.generation.local_flights import LocalFlight, LocalFlights
 from billion_songs.web.songs.generation.writer import SongWriter
+from tests.support.flights import read_with_news_between_looks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,18 +106,11 @@ def test_what_is_written_between_a_readers_looks_comes_as_one_piece():
     flight = LocalFlight(7, stream_interval=0.2)
     flight.publish(TextDelta("a"))
 
-    async def read():
-        loop = asyncio.get_running_loop()
-        events = flight.events()
-        first, first_at = await anext(events), loop.time()
-        reading = asyncio.ensure_future(anext(events))
-        await asyncio.sleep(0.05)  # the reader is waiting out its interval
+    def news():
         for event in (TextDelta("b"), TextDelta("c"), Restart("too short"), TextDelta("d"), Broken("end")):
             flight.publish(event)
-        second = await reading
-        return [first, second] + [event async for event in events], loop.time() - first_at
 
-    events, gap = asyncio.run(read())
+    events, gap = read_with_news_between_looks(flight.events, news)
     # One piece for each run of text: the restart still parts the drafts.
     assert events == [TextDelta("a"), TextDelta("bc"), Restart("too short"), TextDelta("d"), Broken("end")]
     assert gap >= 0.2  # the second look came after the interval
@@ -126,16 +119,6 @@ def test_what_is_written_between_a_readers_looks_comes_as_one_piece():
 def test_with_no_interval_a_reader_looks_again_at_once():
     flight = LocalFlight(8, stream_interval=0.0)
     flight.publish(TextDelta("a"))
-
-    async def read():
-        loop = asyncio.get_running_loop()
-        events = flight.events()
-        await anext(events)
-        started = loop.time()
-        reading = asyncio.ensure_future(anext(events))
-        await asyncio.sleep(0.01)
-        flight.publish(TextDelta("b"))
-        return await reading, loop.time() - started
-
-    event, waited = asyncio.run(read())
-    assert event == TextDelta("b") and waited < 0.15
+    events, gap = read_with_news_between_looks(flight.events, lambda: flight.publish(TextDelta("b")),
+                                               to_the_end=False)
+    assert events == [TextDelta("a"), TextDelta("b")] and gap < 0.15

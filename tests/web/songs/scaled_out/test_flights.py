@@ -18,6 +18,7 @@ from billion_songs.web.songs.generation.redis_flights import (
     request_key,
 )
 from billion_songs.web.songs.runtime.worker import Worker
+from tests.support.flights import read_with_news_between_looks
 
 
 def test_a_lease_is_exclusive_and_outlives_a_dead_holder_only_briefly(redis_url):
@@ -118,18 +119,11 @@ def test_a_reader_gets_the_text_written_between_its_reads_as_one_piece(redis_url
     publisher.publish(TextDelta("a"))
     flight = RedisFlight(21, RedisFlights(poll=0.5, stream_interval=0.3), start="0")
 
-    async def read():
-        loop = asyncio.get_running_loop()
-        events = flight.events()
-        first, first_at = await anext(events), loop.time()
-        reading = asyncio.ensure_future(anext(events))
-        await asyncio.sleep(0.05)  # the reader is waiting out its interval
+    def news():
         for event in (TextDelta("b"), TextDelta("c"), Restart("too short"), TextDelta("d")):
             publisher.publish(event)
         publisher.finish(stored=False, reason="end")
-        second = await reading
-        return [first, second] + [event async for event in events], loop.time() - first_at
 
-    events, gap = asyncio.run(read())
+    events, gap = read_with_news_between_looks(flight.events, news)
     assert events == [TextDelta("a"), TextDelta("bc"), Restart("too short"), TextDelta("d"), Broken("end")]
     assert gap >= 0.3  # one read of the stream per interval

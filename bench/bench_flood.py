@@ -229,7 +229,7 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=4, help="BILLION_SONGS_NEW_SONGS_PER_CLIENT")
     parser.add_argument("--queue", type=int, default=32, help="BILLION_SONGS_NEW_SONGS_QUEUE")
     parser.add_argument("--at-once", type=int, default=2, help="BILLION_SONGS_GENERATIONS_AT_ONCE")
-    parser.add_argument("--early-refusals-per-second", type=float, default=100.0,
+    parser.add_argument("--early-refusals-per-second", type=float, default=25.0,
                         help="BILLION_SONGS_EARLY_REFUSALS_PER_SECOND (0: not paced)")
     parser.add_argument("--stream-interval", type=float, default=0.2,
                         help="BILLION_SONGS_STREAM_INTERVAL: seconds between a streaming page's looks "

@@ -5,8 +5,8 @@ refusal (fast_path.py) is cheap, about 1.3 ms of a web process's event loop and 
 a thread (the database's look, which batches when refusals come together), but a script
 with 100 connections answered that fast asked over a thousand times a second and took both
 cores of the bench machine for as long as its flood lasted; the stored pages others read
-waited behind it (bench/bench_flood.py --scaled: stored-page p99 2.6-4.1x quiet, median
-2.2x paced).
+waited behind it (bench/bench_flood.py --scaled: stored-page p99 2.6-4.1x quiet; paced
+at 100 a second, 2-3.4x; at 25, the default, 1.3-1.9x).
 
 Here a visitor refused and back before its Retry-After gets its next refusal in a slot:
 at most SONG_EARLY_REFUSALS_PER_SECOND such refusals a second per web process, each

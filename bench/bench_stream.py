@@ -18,7 +18,6 @@ round and its ratio to the first interval's.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
 import shutil
@@ -34,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_flood import scaled_services  # noqa: E402  (after the path)
+from bench.bench_flood import scaled_services, visit  # noqa: E402  (after the path)
 from bench.bench_web import seed  # noqa: E402
 from tests.support.processes import FAKE_GENERATOR, Served, site_environment, start_worker  # noqa: E402
 from tests.support.tables import print_measures  # noqa: E402
@@ -54,14 +53,9 @@ def thread_cpu(processes: list[psutil.Process]) -> tuple[float, float]:
 
 
 def read_page(port: int, song_id: int, client: str) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        connection.request("GET", f"/song/{song_id}", headers={"X-Forwarded-For": client})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
+    """The status of one new song's page, read to the end of its song (0: no answer)."""
+    status, _ = visit(port, song_id, client, leave=False)
+    return status
 
 
 def one_round(interval: float, args, rng: random.Random, data_dir: Path, services: dict, name: str) -> dict:

@@ -274,10 +274,11 @@ class RedisFlight:
                 reply = None
                 unreachable_since = unreachable_since or time.monotonic()
                 await asyncio.sleep(source.poll)
-            fields_read = [fields for _, entries in reply or [] for _, fields in entries]
-            if fields_read:
-                last_id = reply[-1][1][-1][0]
-            for event in merged(event for event in map(_event, fields_read) if event is not None):
+            entries = [entry for _, stream_entries in reply or [] for entry in stream_entries]  # (id, fields)
+            if entries:
+                last_id = entries[-1][0]
+            events = (_event(fields) for _, fields in entries)
+            for event in merged(event for event in events if event is not None):
                 if event is _STORED:
                     song = await reading.read(selectors.song_get, song_id=self.song_id)
                     if song is not None:
